@@ -1,0 +1,59 @@
+# Entry points: `make demo` (deploy the dev stage to a local AWS), `make test` (the whole suite),
+# `make synth STAGE=<name|all>` (the pull-request check). Each installs what it needs first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STAGE ?= dev
+PYTHON ?= python3
+
+# Node 22 from npm first (Node 20 is end-of-life for jsii), then the project's virtualenv.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+VENV_STAMP := .venv/.installed
+CHECKOV_STAMP := .venv-checkov/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: install synth lint test demo clean schema
+
+install: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv .venv
+	.venv/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# checkov pins its own boto3: it gets a virtualenv of its own.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Synthesize with the real CLI (cdk-nag runs inside synth), then cfn-lint and checkov.
+synth: install
+	rm -rf cdk.out
+	cdk synth --quiet -c stage=$(STAGE)
+	cfn-lint --ignore-checks W3005 -- cdk.out/assembly-*/*.template.json
+	.venv-checkov/bin/checkov --skip-download --quiet --compact --framework cloudformation -d cdk.out
+
+lint: $(VENV_STAMP)
+	ruff check .
+	ruff format --check .
+	mypy
+
+test: install lint
+	pytest
+
+demo: install
+	python -m local_aws.demo
+
+# Regenerate config/stage.schema.json and the README's configuration reference.
+schema: $(VENV_STAMP)
+	python -m config.reference --write
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,284 @@
+"""The typed, frozen schema of a stage file (config/<stage>.yaml) and the rules across its fields."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+# Interface endpoints a VPC without internet access needs for SageMaker to work.
+INTERFACE_ENDPOINTS = (
+    "sagemaker_api",
+    "sagemaker_runtime",
+    "sagemaker_notebook",
+    "ecr_api",
+    "ecr_docker",
+    "cloudwatch_logs",
+    "cloudwatch_monitoring",
+    "sts",
+    "kms",
+)
+InterfaceEndpoint = Literal[
+    "sagemaker_api",
+    "sagemaker_runtime",
+    "sagemaker_notebook",
+    "ecr_api",
+    "ecr_docker",
+    "cloudwatch_logs",
+    "cloudwatch_monitoring",
+    "sts",
+    "kms",
+]
+
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
+ProjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
+RepositoryName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,29}$")]
+Account = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+AvailabilityZone = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$")]
+VpcId = Annotated[str, StringConstraints(pattern=r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")]
+SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")]
+RouteTableId = Annotated[str, StringConstraints(pattern=r"^rtb-[0-9a-f]{8}([0-9a-f]{9})?$")]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w .:/=+\-@]+$")]
+TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w .:/=+\-@]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class NewVpc(_Strict):
+    """A VPC the platform creates: isolated private subnets only, no NAT, no internet gateway."""
+
+    source: Literal["create"] = Field(description="`create`: the platform creates its own VPC.")
+    cidr: str = Field(
+        default="10.40.0.0/16",
+        description="IPv4 CIDR of the VPC, prefix /16 to /24. Changing it replaces the VPC.",
+    )
+    az_count: int = Field(
+        default=2,
+        ge=2,
+        le=6,
+        description="Availability Zones to spread the private subnets over (2-6). "
+        "An environment-agnostic stage can use exactly 2.",
+    )
+    availability_zones: tuple[AvailabilityZone, ...] | None = Field(
+        default=None,
+        description="AZ names, required when the stage sets a region (no lookup at synth); "
+        "their number must equal `az_count`.",
+    )
+    flow_log_retention_days: int = Field(
+        default=365,
+        description="Retention of the VPC flow log group, one of CloudWatch's periods.",
+    )
+    interface_endpoints: tuple[InterfaceEndpoint, ...] = Field(
+        default=INTERFACE_ENDPOINTS,
+        description="Interface VPC endpoints to create (each costs per hour and AZ). "
+        "The S3 gateway endpoint is always created.",
+    )
+
+
+class ExistingVpc(_Strict):
+    """A VPC that exists already, imported from ids (no lookup call at synth)."""
+
+    source: Literal["import"] = Field(description="`import`: use an existing VPC by its ids.")
+    vpc_id: VpcId = Field(description="Id of the existing VPC.")
+    cidr: str = Field(description="IPv4 CIDR of the existing VPC (allowed to reach the endpoints).")
+    availability_zones: tuple[AvailabilityZone, ...] = Field(
+        description="AZs of the private subnets, in the same order (at least 2)."
+    )
+    private_subnet_ids: tuple[SubnetId, ...] = Field(
+        description="Private subnets SageMaker workloads run in, one per AZ."
+    )
+    private_route_table_ids: tuple[RouteTableId, ...] = Field(
+        description="Route tables of the private subnets, in the same order."
+    )
+    interface_endpoints: tuple[InterfaceEndpoint, ...] = Field(
+        default=(),
+        description="Interface VPC endpoints to add to the existing VPC (none by default: "
+        "an existing VPC usually has them).",
+    )
+    s3_gateway_endpoint: bool = Field(
+        default=False, description="Add an S3 gateway endpoint to the private route tables."
+    )
+
+
+NetworkConfig = Annotated[Union[NewVpc, ExistingVpc], Field(discriminator="source")]
+
+
+class DataConfig(_Strict):
+    """The stateful data platform: key, buckets, channels, container repositories, registry."""
+
+    noncurrent_version_expiration_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days after which old (noncurrent) object versions in the data and "
+        "artifacts buckets are deleted.",
+    )
+    access_log_retention_days: int = Field(
+        default=365, ge=1, le=3650, description="Days S3 server access logs are kept."
+    )
+    container_repositories: tuple[RepositoryName, ...] = Field(
+        default=("training", "inference"),
+        min_length=1,
+        description="ECR repositories for bring-your-own images, named "
+        "`<project>-<stage>-<name>`. Removing one deletes (sandbox) or orphans (RETAIN) it.",
+    )
+    max_images_per_repository: int = Field(
+        default=50, ge=1, le=10000, description="Tagged images kept per repository."
+    )
+    untagged_image_expiry_days: int = Field(
+        default=7, ge=1, le=365, description="Days after which untagged images are expired."
+    )
+
+
+class StageConfig(_Strict):
+    """One deployment stage (dev, prod, ...): where it deploys and how the platform is shaped."""
+
+    project: ProjectName = Field(
+        description="Short lowercase project name: prefix of stack names, exports, SSM "
+        "parameters (`/<project>/<stage>/...`) and repository names. Changing it renames "
+        "(replaces) the ECR repositories and the model package group."
+    )
+    account: Account | None = Field(
+        default=None,
+        description="AWS account id. Omit (with `region`) for an environment-agnostic stage.",
+    )
+    region: Region | None = Field(
+        default=None, description="AWS region, e.g. eu-west-1. Set together with `account`."
+    )
+    sandbox: bool = Field(
+        description="true: stateful resources are destroyed with the stack (dev). false: they "
+        "are RETAINed and stacks get termination protection; account and region required."
+    )
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        description="Tags added to every resource, besides `Stage: <stage>` which is always added.",
+    )
+    network: NetworkConfig = Field(description="The VPC SageMaker workloads run in.")
+    data: DataConfig = Field(default_factory=DataConfig, description="The stateful data platform.")
+
+    @property
+    def env_agnostic(self) -> bool:
+        return self.account is None
+
+
+def cross_field_problems(raw: dict[str, object]) -> list[str]:
+    """Rules that span fields, checked on the raw mapping so they are reported alongside
+    field errors (pydantic skips model validators once any field fails)."""
+    problems: list[str] = []
+    account, region = raw.get("account"), raw.get("region")
+    if (account is None) != (region is None):
+        problems.append(
+            f"account/region: account {account!r} and region {region!r} must be set together "
+            "(both for a fixed environment, neither for an environment-agnostic stage)"
+        )
+    if raw.get("sandbox") is False and (account is None or region is None):
+        problems.append(
+            "sandbox: false needs an explicit account and region: a retained, "
+            "termination-protected stage must name the environment it deploys to"
+        )
+    tags = raw.get("tags")
+    if isinstance(tags, dict):
+        lowered = [str(k).lower() for k in tags]
+        clashes = sorted({str(k) for k in tags if lowered.count(str(k).lower()) > 1})
+        if clashes:
+            problems.append(f"tags: keys {clashes} differ only in case; some AWS services treat tag keys case-insensitively")
+        if "stage" in lowered:
+            problems.append("tags: the key 'Stage' is reserved: the platform tags every resource with its stage name")
+    network = raw.get("network")
+    if isinstance(network, dict):
+        problems += _network_problems(network, region if isinstance(region, str) else None)
+    data = raw.get("data")
+    if isinstance(data, dict):
+        repos = data.get("container_repositories")
+        if isinstance(repos, list):
+            dupes = sorted({r for r in repos if repos.count(r) > 1}, key=str)
+            if dupes:
+                problems.append(
+                    f"data.container_repositories: {dupes} listed more than once; names must be unique"
+                )
+    return problems
+
+
+def _network_problems(network: dict[str, object], region: str | None) -> list[str]:
+    problems: list[str] = []
+    source = network.get("source")
+    cidr = network.get("cidr")
+    if isinstance(cidr, str):
+        problems += _cidr_problems(cidr)
+    zones = network.get("availability_zones")
+    if isinstance(zones, list):
+        if len(set(zones)) != len(zones):
+            problems.append(f"network.availability_zones: {zones} lists an AZ more than once")
+        if region is not None:
+            foreign = [z for z in zones if isinstance(z, str) and not re.fullmatch(re.escape(region) + "[a-z]", z)]
+            if foreign:
+                problems.append(
+                    f"network.availability_zones: {foreign} are not AZs of region {region!r} "
+                    f"(expected names such as {region}a)"
+                )
+    endpoints = network.get("interface_endpoints")
+    if isinstance(endpoints, list) and len(set(map(str, endpoints))) != len(endpoints):
+        problems.append(f"network.interface_endpoints: {endpoints} lists an endpoint more than once")
+    if source == "create":
+        count = network.get("az_count", 2)
+        if region is None:
+            if isinstance(count, int) and count != 2:
+                problems.append(
+                    f"network.az_count: {count} needs an explicit account and region with "
+                    "availability_zones; an environment-agnostic stage can use exactly 2 AZs"
+                )
+            if zones is not None:
+                problems.append(
+                    "network.availability_zones: needs an explicit account and region; "
+                    "an environment-agnostic stage takes its 2 AZs from the deploy region"
+                )
+        elif zones is None:
+            problems.append(
+                f"network.availability_zones: required when region is set ({region!r}), "
+                f"so that synth needs no AZ lookup; list {count} AZs, e.g. [{region}a, {region}b]"
+            )
+        elif isinstance(zones, list) and isinstance(count, int) and len(zones) != count:
+            problems.append(f"network.availability_zones: {len(zones)} AZs listed but az_count is {count}")
+        retention = network.get("flow_log_retention_days")
+        if isinstance(retention, int) and retention not in LOG_RETENTION_DAYS:
+            problems.append(
+                f"network.flow_log_retention_days: {retention} is not a CloudWatch Logs "
+                f"retention period; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+    elif source == "import":
+        subnets = network.get("private_subnet_ids")
+        tables = network.get("private_route_table_ids")
+        if isinstance(zones, list):
+            if len(zones) < 2:
+                problems.append(
+                    f"network.availability_zones: {zones} has {len(zones)} AZ; SageMaker "
+                    "endpoints and training need subnets in at least 2 AZs"
+                )
+            for name, ids in (("private_subnet_ids", subnets), ("private_route_table_ids", tables)):
+                if isinstance(ids, list) and len(ids) != len(zones):
+                    problems.append(
+                        f"network.{name}: {len(ids)} ids for {len(zones)} availability_zones; "
+                        "give one per AZ, in the same order"
+                    )
+    return problems
+
+
+def _cidr_problems(cidr: str) -> list[str]:
+    try:
+        net = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as err:
+        return [f"network.cidr: {cidr!r} is not a valid IPv4 CIDR block ({err}); e.g. 10.40.0.0/16"]
+    if net.version != 4 or not 16 <= net.prefixlen <= 24:
+        return [f"network.cidr: {cidr!r} must be an IPv4 block with a prefix from /16 to /24"]
+    return []

@@ -1,0 +1,41 @@
+"""The platform's customer-managed KMS key: encrypts buckets, repositories, logs and SageMaker volumes."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+class PlatformKey(Construct):
+    """A rotating symmetric key, usable by CloudWatch Logs in this account and region."""
+
+    def __init__(self, scope: Construct, id: str, *, alias: str, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=alias,
+            description=f"Encrypts the data, artifacts, images and logs of {alias.removeprefix('alias/')}",
+            enable_key_rotation=True,
+            rotation_period=Duration.days(365),
+            # A deleted key makes everything it encrypted unreadable: keep the longest window.
+            pending_window=Duration.days(30),
+            removal_policy=removal_policy,
+        )
+        # CloudWatch Logs encrypts log groups (flow logs, training and endpoint logs) with the
+        # key only if the key policy names the regional Logs service for this account's groups.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+                    }
+                },
+            )
+        )

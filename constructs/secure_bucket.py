@@ -1,0 +1,105 @@
+"""S3 buckets with the platform's baseline: KMS, versioning, SSL only, no public access, access logs."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
+
+
+class AccessLogBucket(Construct):
+    """The target of S3 server access logs for the platform's other buckets."""
+
+    def __init__(self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            # S3 server access logging can deliver only to a bucket encrypted with S3-managed keys.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+        no_self_logging = "this is the access-log bucket; logging it into itself would loop"
+        sse_s3_only = "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3"
+        acknowledge(
+            self.bucket,
+            {
+                "AwsSolutions-S1": no_self_logging,
+                **{f"{pack}-S3BucketLoggingEnabled": no_self_logging for pack in COMPLIANCE_PACKS},
+                **{f"{pack}-S3DefaultEncryptionKMS": sse_s3_only for pack in COMPLIANCE_PACKS},
+                **_REPLICATION,
+            },
+        )
+        # The same exemption for checkov, which reads it from the resource's metadata.
+        cast(s3.CfnBucket, self.bucket.node.default_child).add_metadata(
+            "checkov", {"skip": [{"id": "CKV_AWS_18", "comment": no_self_logging}]}
+        )
+
+
+class SecureBucket(Construct):
+    """A KMS-encrypted, versioned, SSL-only, access-logged bucket that cleans up old versions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: kms.IKey,
+        access_logs: s3.IBucket,
+        log_prefix: str,
+        noncurrent_version_expiration_days: int,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            # S3 Bucket Keys cut KMS requests (and cost) for SageMaker's many small reads.
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersions",
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=removal_policy,
+        )
+        acknowledge(self.bucket, _REPLICATION)
+
+
+_REPLICATION_REASON = (
+    "cross-region replication is a disaster-recovery choice of the adopting organisation "
+    "(it needs a second region); versioning and RETAIN outside sandboxes protect against loss"
+)
+_REPLICATION = {
+    f"{pack}-S3BucketReplicationEnabled": _REPLICATION_REASON
+    for pack in COMPLIANCE_PACKS
+}
+
+

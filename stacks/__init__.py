@@ -1,0 +1,1 @@
+"""Thin stacks that compose the platform's constructs and publish their outputs."""

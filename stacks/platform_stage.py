@@ -1,0 +1,46 @@
+"""One deployment stage of the platform (dev, prod, ...): its stacks, wired to each other."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from config.schema import StageConfig
+from stacks.data_stack import DataStack
+from stacks.network_stack import NetworkStack
+
+# The local AWS (moto) misreads the CloudFormation tags of these types; `make demo` skips them.
+LOCAL_AWS_UNTAGGABLE = ("AWS::KMS::Key", "AWS::SSM::Parameter")
+
+
+class PlatformStage(cdk.Stage):
+    """Stacks are `<stage>/Data`, `<stage>/Network`, ... and deploy as `<project>-<stage>-<role>`."""
+
+    def __init__(self, scope: Construct, stage: str, *, config: StageConfig, local_aws: bool = False) -> None:
+        env = cdk.Environment(account=config.account, region=config.region) if config.account else None
+        super().__init__(scope, stage, env=env)
+        prefix = f"{config.project}-{stage}"
+        self.data = DataStack(
+            self,
+            "Data",
+            stack_name=f"{prefix}-data",
+            description=f"{prefix}: KMS key, data channels, artifacts, container repositories, model registry",
+            stage=stage,
+            config=config,
+        )
+        self.network = NetworkStack(
+            self,
+            "Network",
+            stack_name=f"{prefix}-network",
+            description=f"{prefix}: VPC with private subnets, VPC endpoints, workload security group",
+            stage=stage,
+            config=config,
+            key=self.data.key,
+        )
+        for key, value in {**config.tags, "Stage": stage}.items():
+            skip = list(LOCAL_AWS_UNTAGGABLE) if local_aws else []
+            cdk.Tags.of(self).add(key, value, exclude_resource_types=skip)
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [self.data, self.network]
