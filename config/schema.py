@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+    1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
 
-# Interface endpoints a VPC without internet access needs for SageMaker to work.
-INTERFACE_ENDPOINTS = (
-    "sagemaker_api",
-    "sagemaker_runtime",
-    "sagemaker_notebook",
-    "ecr_api",
-    "ecr_docker",
-    "cloudwatch_logs",
-    "cloudwatch_monitoring",
-    "sts",
-    "kms",
-)
 InterfaceEndpoint = Literal[
     "sagemaker_api",
     "sagemaker_runtime",
@@ -37,6 +25,8 @@ InterfaceEndpoint = Literal[
     "sts",
     "kms",
 ]
+# Interface endpoints a VPC without internet access needs for SageMaker to work.
+INTERFACE_ENDPOINTS: tuple[InterfaceEndpoint, ...] = get_args(InterfaceEndpoint)
 
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$"
 ProjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,19}$")]
@@ -111,7 +101,7 @@ class ExistingVpc(_Strict):
     )
 
 
-NetworkConfig = Annotated[Union[NewVpc, ExistingVpc], Field(discriminator="source")]
+NetworkConfig = Annotated[NewVpc | ExistingVpc, Field(discriminator="source")]
 
 
 class DataConfig(_Strict):
@@ -121,8 +111,7 @@ class DataConfig(_Strict):
         default=90,
         ge=1,
         le=3650,
-        description="Days after which old (noncurrent) object versions in the data and "
-        "artifacts buckets are deleted.",
+        description="Days after which old (noncurrent) object versions in the data and artifacts buckets are deleted.",
     )
     access_log_retention_days: int = Field(
         default=365, ge=1, le=3650, description="Days S3 server access logs are kept."
@@ -133,9 +122,7 @@ class DataConfig(_Strict):
         description="ECR repositories for bring-your-own images, named "
         "`<project>-<stage>-<name>`. Removing one deletes (sandbox) or orphans (RETAIN) it.",
     )
-    max_images_per_repository: int = Field(
-        default=50, ge=1, le=10000, description="Tagged images kept per repository."
-    )
+    max_images_per_repository: int = Field(default=50, ge=1, le=10000, description="Tagged images kept per repository.")
     untagged_image_expiry_days: int = Field(
         default=7, ge=1, le=365, description="Days after which untagged images are expired."
     )
@@ -153,9 +140,7 @@ class StageConfig(_Strict):
         default=None,
         description="AWS account id. Omit (with `region`) for an environment-agnostic stage.",
     )
-    region: Region | None = Field(
-        default=None, description="AWS region, e.g. eu-west-1. Set together with `account`."
-    )
+    region: Region | None = Field(default=None, description="AWS region, e.g. eu-west-1. Set together with `account`.")
     sandbox: bool = Field(
         description="true: stateful resources are destroyed with the stack (dev). false: they "
         "are RETAINed and stacks get termination protection; account and region required."
@@ -192,25 +177,28 @@ def cross_field_problems(raw: dict[str, object]) -> list[str]:
         lowered = [str(k).lower() for k in tags]
         clashes = sorted({str(k) for k in tags if lowered.count(str(k).lower()) > 1})
         if clashes:
-            problems.append(f"tags: keys {clashes} differ only in case; some AWS services treat tag keys case-insensitively")
+            problems.append(
+                f"tags: keys {clashes} differ only in case; some AWS services treat tag keys case-insensitively"
+            )
         if "stage" in lowered:
             problems.append("tags: the key 'Stage' is reserved: the platform tags every resource with its stage name")
     network = raw.get("network")
     if isinstance(network, dict):
-        problems += _network_problems(network, region if isinstance(region, str) else None)
+        # With only one of account/region set, whether the stage is environment-agnostic is
+        # unknown: the AZ rules that depend on it wait until that is fixed.
+        env_known = (account is None) == (region is None)
+        problems += _network_problems(network, region if isinstance(region, str) else None, env_known)
     data = raw.get("data")
     if isinstance(data, dict):
         repos = data.get("container_repositories")
         if isinstance(repos, list):
             dupes = sorted({r for r in repos if repos.count(r) > 1}, key=str)
             if dupes:
-                problems.append(
-                    f"data.container_repositories: {dupes} listed more than once; names must be unique"
-                )
+                problems.append(f"data.container_repositories: {dupes} listed more than once; names must be unique")
     return problems
 
 
-def _network_problems(network: dict[str, object], region: str | None) -> list[str]:
+def _network_problems(network: dict[str, object], region: str | None, env_known: bool) -> list[str]:
     problems: list[str] = []
     source = network.get("source")
     cidr = network.get("cidr")
@@ -232,7 +220,9 @@ def _network_problems(network: dict[str, object], region: str | None) -> list[st
         problems.append(f"network.interface_endpoints: {endpoints} lists an endpoint more than once")
     if source == "create":
         count = network.get("az_count", 2)
-        if region is None:
+        if not env_known:
+            pass
+        elif region is None:
             if isinstance(count, int) and count != 2:
                 problems.append(
                     f"network.az_count: {count} needs an explicit account and region with "

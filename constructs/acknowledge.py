@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import Acknowledgment, Validations
-from constructs import IConstruct
 
+from constructs import IConstruct
 
 # The cdk-nag packs registered in app.py that carry the HIPAA / NIST / PCI variants of a rule.
 COMPLIANCE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")

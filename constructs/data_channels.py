@@ -6,8 +6,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
+from constructs import Construct
 from constructs.secure_bucket import SecureBucket
 from model_code.contract import CHANNELS, LABELING_PREFIX, RAW_PREFIX
 
@@ -47,4 +47,3 @@ class DataChannels(Construct):
         """Read access to the train/validation/test channels only (not raw or labeling data)."""
         for channel in self.channel_names:
             self.bucket.grant_read(grantee, f"{channel}/*")
-

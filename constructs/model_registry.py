@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_sagemaker as sagemaker
+
 from constructs import Construct
 
 
 class ModelRegistry(Construct):
     """A model package group (L1: no L2 exists). SageMaker requires its name."""
 
-    def __init__(self, scope: Construct, id: str, *, group_name: str, description: str, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, group_name: str, description: str, removal_policy: RemovalPolicy
+    ) -> None:
         super().__init__(scope, id)
         self.group = sagemaker.CfnModelPackageGroup(
             self,

@@ -9,9 +9,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
 
 from config.schema import ExistingVpc, NewVpc
+from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 
 # Stage-file names of the interface endpoints -> the AWS services behind them.
@@ -42,6 +42,7 @@ class PlatformNetwork(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
+        self.vpc: ec2.IVpc
         if isinstance(config, NewVpc):
             self.vpc = self._create_vpc(config, key, removal_policy)
             with_s3_gateway = True
@@ -60,9 +61,7 @@ class PlatformNetwork(Construct):
         self.subnets = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
         if with_s3_gateway:
-            self.vpc.add_gateway_endpoint(
-                "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[private]
-            )
+            self.vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[private])
         self.endpoint_security_group = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
@@ -120,9 +119,7 @@ class PlatformNetwork(Construct):
             max_azs=None if config.availability_zones else config.az_count,
             nat_gateways=0,
             create_internet_gateway=False,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            ],
+            subnet_configuration=[ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
             # Restricting the default security group needs a Lambda-backed custom resource;
             # nothing in the platform uses the default group (see the acknowledgment below).
             restrict_default_security_group=False,

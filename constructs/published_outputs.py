@@ -6,6 +6,7 @@ import re
 
 from aws_cdk import CfnOutput
 from aws_cdk import aws_ssm as ssm
+
 from constructs import Construct
 
 

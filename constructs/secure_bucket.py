@@ -7,8 +7,8 @@ from typing import cast
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
 
+from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 
 
@@ -97,9 +97,4 @@ _REPLICATION_REASON = (
     "cross-region replication is a disaster-recovery choice of the adopting organisation "
     "(it needs a second region); versioning and RETAIN outside sandboxes protect against loss"
 )
-_REPLICATION = {
-    f"{pack}-S3BucketReplicationEnabled": _REPLICATION_REASON
-    for pack in COMPLIANCE_PACKS
-}
-
-
+_REPLICATION = {f"{pack}-S3BucketReplicationEnabled": _REPLICATION_REASON for pack in COMPLIANCE_PACKS}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
-from constructs import Construct
 
 from config.schema import StageConfig
+from constructs import Construct
 from constructs.container_repository import ContainerRepository
 from constructs.data_channels import DataChannels
 from constructs.model_registry import ModelRegistry
@@ -74,14 +74,38 @@ class DataStack(Stack):
                 value=self.channels.uri(channel),
                 description=f"S3 URI of the {channel} channel",
             )
-        out.publish("RawDataUri", value=self.channels.uri(self.channels.raw_prefix), description="S3 URI of raw data before the split")
-        out.publish("LabelingUri", value=self.channels.uri(self.channels.labeling_prefix), description="S3 URI of data for Ground Truth labeling")
+        out.publish(
+            "RawDataUri",
+            value=self.channels.uri(self.channels.raw_prefix),
+            description="S3 URI of raw data before the split",
+        )
+        out.publish(
+            "LabelingUri",
+            value=self.channels.uri(self.channels.labeling_prefix),
+            description="S3 URI of data for Ground Truth labeling",
+        )
         out.publish("ArtifactsBucketName", value=self.artifacts.bucket_name, description="Model artifacts bucket name")
         out.publish("ArtifactsBucketArn", value=self.artifacts.bucket_arn, description="Model artifacts bucket ARN")
         out.publish("AccessLogsBucketName", value=access_logs.bucket_name, description="S3 access logs bucket name")
         for name, repository in self.repositories.items():
             pascal = name.title().replace("-", "")
-            out.publish(f"{pascal}RepositoryUri", value=repository.repository_uri, description=f"URI of the {name} ECR repository")
-            out.publish(f"{pascal}RepositoryArn", value=repository.repository_arn, description=f"ARN of the {name} ECR repository")
-        out.publish("ModelPackageGroupName", value=self.registry.group_name, description="Model registry (model package group) name")
-        out.publish("ModelPackageGroupArn", value=self.registry.group_arn, description="Model registry (model package group) ARN")
+            out.publish(
+                f"{pascal}RepositoryUri",
+                value=repository.repository_uri,
+                description=f"URI of the {name} ECR repository",
+            )
+            out.publish(
+                f"{pascal}RepositoryArn",
+                value=repository.repository_arn,
+                description=f"ARN of the {name} ECR repository",
+            )
+        out.publish(
+            "ModelPackageGroupName",
+            value=self.registry.group_name,
+            description="Model registry (model package group) name",
+        )
+        out.publish(
+            "ModelPackageGroupArn",
+            value=self.registry.group_arn,
+            description="Model registry (model package group) ARN",
+        )

@@ -6,15 +6,17 @@ from typing import Any
 
 from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
-from constructs import Construct
 
 from config.schema import StageConfig
+from constructs import Construct
 from constructs.platform_network import PlatformNetwork
 from constructs.published_outputs import PublishedOutputs
 
 
 class NetworkStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, stage: str, config: StageConfig, key: kms.IKey, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, stage: str, config: StageConfig, key: kms.IKey, **kwargs: Any
+    ) -> None:
         super().__init__(scope, id, termination_protection=not config.sandbox, **kwargs)
         self._configured_zones = config.network.availability_zones
         self.network = PlatformNetwork(
@@ -28,8 +30,16 @@ class NetworkStack(Stack):
 
         out = PublishedOutputs(self, "Published", project=config.project, stage=stage)
         out.publish("VpcId", value=self.network.vpc.vpc_id, description="Id of the platform VPC")
-        out.publish("PrivateSubnetIds", value=Fn.join(",", subnets.subnet_ids), description="Comma-separated ids of the private subnets, one per AZ")
-        out.publish("AvailabilityZones", value=Fn.join(",", subnets.availability_zones), description="Comma-separated AZs of the private subnets")
+        out.publish(
+            "PrivateSubnetIds",
+            value=Fn.join(",", subnets.subnet_ids),
+            description="Comma-separated ids of the private subnets, one per AZ",
+        )
+        out.publish(
+            "AvailabilityZones",
+            value=Fn.join(",", subnets.availability_zones),
+            description="Comma-separated AZs of the private subnets",
+        )
         out.publish(
             "WorkloadSecurityGroupId",
             value=self.network.workload_security_group.security_group_id,

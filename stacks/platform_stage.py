@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from constructs import Construct
 
 from config.schema import StageConfig
+from constructs import Construct
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 

@@ -1,0 +1,90 @@
+"""The app as a whole: compliance at synth, the set of acknowledgments, determinism."""
+
+from __future__ import annotations
+
+import filecmp
+from collections import defaultdict
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_s3 as s3
+
+from app import add_compliance_checks, compose
+from config import available_stages, load_stage
+from tests.conftest import SynthesizedStage, new_app
+
+PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+NO_SELF_LOGGING = "this is the access-log bucket; logging it into itself would loop"
+REPLICATION = {f"{p}-S3BucketReplicationEnabled" for p in PACKS}
+EXPECTED_ACKNOWLEDGMENTS = {
+    "Data/AccessLogs/Bucket": {"AwsSolutions-S1"}
+    | {f"{p}-S3BucketLoggingEnabled" for p in PACKS}
+    | {f"{p}-S3DefaultEncryptionKMS" for p in PACKS}
+    | REPLICATION,
+    "Data/DataChannels/Storage/Bucket": REPLICATION,
+    "Data/Artifacts/Bucket": REPLICATION,
+    "Network/Network/Vpc": {f"{p}-VPCDefaultSecurityGroupClosed" for p in PACKS},
+    "Network/Network/WorkloadSecurityGroup": {f"{p}-EC2RestrictedCommonPorts" for p in PACKS},
+}
+
+
+def acknowledgments(app: cdk.App, stage: str) -> dict[str, dict[str, str]]:
+    """The project's acknowledgments (not the CDK's own template-validation ones) by construct path."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    for construct in app.node.find_all():
+        path = construct.node.path
+        if not path.startswith(f"{stage}/"):
+            continue
+        for entry in construct.node.metadata:
+            if entry.type != cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                continue
+            for rule, reason in entry.data.items():
+                if not rule.startswith("CloudFormation-Validate::"):
+                    found[path.removeprefix(f"{stage}/")][rule.split("::")[-1]] = reason
+    return found
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_set_of_acknowledgments_is_pinned(
+    app_and_stages: tuple[cdk.App, dict[str, SynthesizedStage]], stage: str
+) -> None:
+    found = acknowledgments(app_and_stages[0], stage)
+    assert {path: set(rules) for path, rules in found.items()} == EXPECTED_ACKNOWLEDGMENTS
+    assert sum(len(r) for r in found.values()) == 22
+    assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
+    for rules in found.values():
+        for reason in rules.values():
+            assert len(reason) > 40, reason  # a reason, not a placeholder
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    stack = cdk.Stack(app, "Careless")
+    s3.Bucket(stack, "Plain")  # no KMS, no logging, no SSL-only policy
+    add_compliance_checks(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = (tmp_path / "validation-report.json").read_text()
+    for rule in (
+        "AwsSolutions-S1",
+        "AwsSolutions-S10",
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+        "PCI.DSS.321-S3BucketSSLRequestsOnly",
+    ):
+        assert rule in report
+
+
+def test_synthesizing_twice_gives_identical_templates(
+    app_and_stages: tuple[cdk.App, dict[str, SynthesizedStage]], tmp_path: Path
+) -> None:
+    first = Path(app_and_stages[0].outdir)
+    app = new_app(tmp_path)
+    for name in available_stages():
+        compose(app, stage=name, config=load_stage(name))
+    add_compliance_checks(app)
+    app.synth()
+    templates = sorted(p.relative_to(first) for p in first.rglob("*.template.json"))
+    assert len(templates) == 2 * len(available_stages())
+    _, mismatch, errors = filecmp.cmpfiles(first, tmp_path, [str(t) for t in templates], shallow=False)
+    assert (mismatch, errors) == ([], [])
