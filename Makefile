@@ -14,7 +14,7 @@ VENV_STAMP := .venv/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth lint test demo clean schema
+.PHONY: install synth lint test demo clean schema bench-synth
 
 install: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
@@ -57,3 +57,7 @@ schema: $(VENV_STAMP)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# On demand, not part of the tests: prints CLI synth time ratios measured side by side.
+bench-synth: install
+	python benchmarks/synth.py
