@@ -72,8 +72,11 @@ def test_checkov_reports_nothing_but_the_inline_skip(cli_out: Path) -> None:
     checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
     result = subprocess.run(
         [str(checkov), "--skip-download", "--framework", "cloudformation", "-d", str(cli_out), "-o", "json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]
     failed = [c for r in reports for c in r["results"]["failed_checks"]]

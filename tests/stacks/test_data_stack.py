@@ -22,11 +22,24 @@ STATEFUL_LOGICAL_IDS = {
 STATEFUL_TYPES = set(STATEFUL_LOGICAL_IDS.values())
 
 DATA_OUTPUTS = {
-    "KeyArn", "DataBucketName", "DataBucketArn", "TrainChannelUri", "ValidationChannelUri", "TestChannelUri",
-    "RawDataUri", "LabelingUri", "ArtifactsBucketName", "ArtifactsBucketArn", "AccessLogsBucketName",
-    "TrainingRepositoryUri", "TrainingRepositoryArn", "InferenceRepositoryUri", "InferenceRepositoryArn",
-    "ModelPackageGroupName", "ModelPackageGroupArn",
-}  # fmt: skip
+    "KeyArn",
+    "DataBucketName",
+    "DataBucketArn",
+    "TrainChannelUri",
+    "ValidationChannelUri",
+    "TestChannelUri",
+    "RawDataUri",
+    "LabelingUri",
+    "ArtifactsBucketName",
+    "ArtifactsBucketArn",
+    "AccessLogsBucketName",
+    "TrainingRepositoryUri",
+    "TrainingRepositoryArn",
+    "InferenceRepositoryUri",
+    "InferenceRepositoryArn",
+    "ModelPackageGroupName",
+    "ModelPackageGroupArn",
+}
 
 
 def test_stateful_logical_ids_are_pinned(each_stage: SynthesizedStage) -> None:

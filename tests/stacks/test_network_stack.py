@@ -66,7 +66,7 @@ def test_endpoint_group_admits_https_from_the_vpc_only(each_stage: SynthesizedSt
             ],
             "SecurityGroupEgress": [Match.object_like({"CidrIp": "255.255.255.255/32"})],  # CDK's "no egress"
         },
-    )  # fmt: skip
+    )
 
 
 def test_workload_group_talks_to_itself_and_https_only(each_stage: SynthesizedStage) -> None:
@@ -78,7 +78,7 @@ def test_workload_group_talks_to_itself_and_https_only(each_stage: SynthesizedSt
             "GroupDescription": "SageMaker notebooks, jobs and endpoints of the platform",
             "SecurityGroupEgress": [{**HTTPS, "CidrIp": "0.0.0.0/0", "Description": Match.any_value()}],
         },
-    )  # fmt: skip
+    )
     template.has_resource_properties(
         "AWS::EC2::SecurityGroupIngress", {"IpProtocol": "-1", "SourceSecurityGroupId": group, "GroupId": group}
     )
@@ -102,19 +102,34 @@ def test_flow_logs_go_to_an_encrypted_log_group_through_a_managed_policy(each_st
     template.resource_count_is("AWS::IAM::Policy", 0)  # no inline policies anywhere
     template.has_resource_properties(
         "AWS::IAM::ManagedPolicy",
-        {"PolicyDocument": {"Statement": [{
-            "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [next(iter(log_groups)), "Arn"]},
-        }], "Version": "2012-10-17"}},
-    )  # fmt: skip
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                        "Effect": "Allow",
+                        "Resource": {"Fn::GetAtt": [next(iter(log_groups)), "Arn"]},
+                    }
+                ],
+                "Version": "2012-10-17",
+            }
+        },
+    )
     template.has_resource_properties(
         "AWS::IAM::Role",
-        {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({
-            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        })]}},
-    )  # fmt: skip
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                        }
+                    )
+                ]
+            }
+        },
+    )
 
 
 def test_outputs_are_pinned(each_stage: SynthesizedStage) -> None:

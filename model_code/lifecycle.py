@@ -1,0 +1,231 @@
+"""The local lifecycle, one command with subcommands: data, split, train, tune, serve, invoke.
+
+python -m model_code.lifecycle data --out work/raw.csv            # sample (or --rows N synthetic)
+python -m model_code.lifecycle split --input work/raw.csv --out work/channels --stratify
+python -m model_code.lifecycle train --data work/channels --job work/train
+python -m model_code.lifecycle tune --data work/channels --work work/tune --trials 8
+python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080
+python -m model_code.lifecycle invoke --endpoint-url http://127.0.0.1:8080 --csv work/channels/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from model_code.contract import CHANNELS, CSV, JSON, LABEL_COLUMN, OBJECTIVE
+
+
+def _progress(total: int, description: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="B", unit_scale=True, leave=False, disable=None)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from model_code.data import write_sample_dataset, write_synthetic_dataset
+
+    if args.rows:
+        with _progress(0, "generating") as bar:
+            size = write_synthetic_dataset(
+                args.out, rows=args.rows, features=args.features, seed=args.seed, progress=bar.update
+            )
+        print(f"wrote {args.rows} synthetic rows ({size / 1e6:.1f} MB) to {args.out}")
+    else:
+        rows = write_sample_dataset(args.out)
+        print(f"wrote the breast cancer sample ({rows} rows, 30 features) to {args.out}")
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from model_code.split import SplitError, SplitSpec, split_file
+
+    try:
+        fractions = tuple(float(f) for f in args.fractions.split(","))
+        spec = SplitSpec(fractions, args.seed, args.stratify, args.label)
+        size = args.input.stat().st_size if args.input.exists() else 0
+        with _progress(size, "splitting") as bar:
+            report = split_file(args.input, args.out, spec, progress=bar.update)
+    except (SplitError, ValueError) as err:
+        print(f"split failed: {err}", file=sys.stderr)
+        return 2
+    for channel in CHANNELS:
+        labels = f"  labels {report.labels[channel]}" if report.labels[channel] else ""
+        print(f"{channel:<11} {report.rows[channel]:>10} rows -> {args.out / channel}{labels}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from model_code.local_training import run_training_job
+
+    hyperparameters = dict(_key_value(item) for item in args.hp)
+    result = run_training_job(args.job, args.data, hyperparameters, on_line=_echo if args.verbose else None)
+    if result.exit_code != 0:
+        print(f"training failed:\n{(result.failure or result.log[-2000:]).strip()}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.final_metrics, indent=2))
+    print(f"model: {result.model_artifact}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from model_code.tuning import plot, table, tune
+
+    static = dict(_key_value(item) for item in args.hp)
+    with tqdm(total=args.trials, desc="trials", leave=False, disable=None) as bar:
+        trials = tune(
+            args.data,
+            args.work,
+            trials=args.trials,
+            parallel=args.parallel,
+            seed=args.seed,
+            static=static,
+            on_trial_done=lambda _: bar.update(1),
+        )
+    print(table(trials))
+    plot(trials, args.work / "trials.png")
+    best = trials[0]
+    if best.objective is None:
+        print("no trial completed", file=sys.stderr)
+        return 2
+    print(f"best: trial {best.number}, {OBJECTIVE.name}={best.objective:.6f}; plot: {args.work / 'trials.png'}")
+    (args.work / "best.json").write_text(json.dumps(best.hyperparameters, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from model_code import serve
+
+    model_dir = args.model
+    if model_dir.is_file():  # a model.tar.gz: extract it as SageMaker does into /opt/ml/model
+        model_dir = Path(tempfile.mkdtemp(prefix="model-"))
+        with tarfile.open(args.model) as tar:
+            tar.extractall(model_dir, filter="data")
+    return serve.main(
+        ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    )
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    import boto3
+
+    rows = _feature_rows(args.csv, args.limit)
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=args.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    body = (
+        "\n".join(rows)
+        if args.content_type == CSV
+        else json.dumps({"instances": [[float(v) for v in r.split(",")] for r in rows]})
+    )
+    response = runtime.invoke_endpoint(
+        EndpointName=args.endpoint_name, ContentType=args.content_type, Accept=args.accept, Body=body.encode()
+    )
+    print(response["Body"].read().decode().strip())
+    return 0
+
+
+def _feature_rows(path: Path, limit: int) -> list[str]:
+    """Rows of a channel file (or the first file of a channel folder) without the label column."""
+    source = path if path.is_file() else sorted(path.glob("*.csv"))[0]
+    with source.open() as handle:
+        header = handle.readline().rstrip("\n").split(",")
+        label = header.index(LABEL_COLUMN)
+        rows = []
+        for line in handle:
+            values = line.rstrip("\n").split(",")
+            rows.append(",".join(values[:label] + values[label + 1 :]))
+            if len(rows) == limit:
+                break
+    return rows
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--hp {item!r}: expected NAME=VALUE")
+    return key, value
+
+
+def _echo(line: str) -> bool:
+    print(line, flush=True)
+    return False
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m model_code.lifecycle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="write the sample dataset, or a synthetic one of any size")
+    data.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    data.add_argument("--rows", type=int, default=0, help="synthetic rows (default: the breast cancer sample)")
+    data.add_argument("--features", type=int, default=30)
+    data.add_argument("--seed", type=int, default=0)
+    data.set_defaults(run=cmd_data)
+
+    split = commands.add_parser("split", help="split a raw CSV or Parquet file into train/validation/test")
+    split.add_argument("--input", type=Path, required=True)
+    split.add_argument("--out", type=Path, required=True, help="folder that gets train/, validation/, test/")
+    split.add_argument("--fractions", default="0.7,0.15,0.15", help="train,validation,test (default 0.7,0.15,0.15)")
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--stratify", action="store_true", help="keep the label distribution in every channel")
+    split.add_argument("--label", default=LABEL_COLUMN)
+    split.set_defaults(run=cmd_split)
+
+    train = commands.add_parser("train", help="run the training entry point through the SageMaker training toolkit")
+    train.add_argument("--data", type=Path, required=True, help="folder with the train/ validation/ [test/] channels")
+    train.add_argument("--job", type=Path, required=True, help="job folder (gets opt_ml/ and output/model.tar.gz)")
+    train.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="hyperparameter (repeatable)")
+    train.add_argument("--verbose", action="store_true", help="print the job's output as it runs")
+    train.set_defaults(run=cmd_train)
+
+    tune = commands.add_parser("tune", help="search the shared hyperparameter ranges with parallel trials")
+    tune.add_argument("--data", type=Path, required=True)
+    tune.add_argument("--work", type=Path, required=True, help="folder for trials, trials.png and best.json")
+    tune.add_argument("--trials", type=int, default=8)
+    tune.add_argument("--parallel", type=int, default=None, help="trials at once (default: one per core)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--hp", action="append", default=[], metavar="NAME=VALUE", help="static hyperparameter")
+    tune.set_defaults(run=cmd_tune)
+
+    serve = commands.add_parser("serve", help="serve a model on SageMaker's container contract")
+    serve.add_argument("--model", type=Path, required=True, help="model.tar.gz or an extracted model folder")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=0, help="default: one per core")
+    serve.set_defaults(run=cmd_serve)
+
+    invoke = commands.add_parser("invoke", help="call an endpoint with boto3's sagemaker-runtime client")
+    invoke.add_argument("--endpoint-url", required=True, help="e.g. http://127.0.0.1:8080")
+    invoke.add_argument("--endpoint-name", default="local")
+    invoke.add_argument("--csv", type=Path, required=True, help="channel file or folder; the label column is dropped")
+    invoke.add_argument("--limit", type=int, default=5, help="rows to send")
+    invoke.add_argument("--content-type", default=CSV, choices=[CSV, JSON])
+    invoke.add_argument("--accept", default=JSON, choices=[CSV, JSON])
+    invoke.set_defaults(run=cmd_invoke)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "workers", None) == 0:
+        import os
+
+        args.workers = os.cpu_count() or 1
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

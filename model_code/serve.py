@@ -1,0 +1,247 @@
+"""Serving entry point: SageMaker's container contract on port 8080, as a lean ASGI app on uvicorn.
+
+`GET /ping` answers 200 only once the model is loaded. `POST /invocations` (and SageMaker
+Runtime's own path, `POST /endpoints/<name>/invocations`, so that an unmodified boto3
+`sagemaker-runtime` client with `endpoint_url` can call it) takes `text/csv` (one row per line,
+no header, features only) or `application/json` (`{"instances": [[...], ...]}`, `[[...]]` or one
+flat row), and answers scores as CSV or JSON (`Accept`). Bad requests get a short 4xx message:
+415 for an unknown content type, 406 for an unknown accept type, 400 for malformed rows or the
+wrong number of features, 413 for bodies over SageMaker's 6 MB limit; never a 500 or a trace.
+
+Math threads are pinned to one per worker and there is one worker per core (`--workers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tarfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_code.contract import CSV, JSON, MAX_PAYLOAD_BYTES, METADATA_FILE, MODEL_FILE
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+RUNTIME_PATH = re.compile(r"^/endpoints/[^/]+/invocations$")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Model:
+    booster: Any
+    feature_names: list[str]
+
+    @property
+    def width(self) -> int:
+        return len(self.feature_names)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(rows, validate_features=False))
+
+
+def load_model(model_dir: Path) -> Model:
+    """Load the model SageMaker extracted into model_dir (or a model.tar.gz found there)."""
+    import xgboost as xgb
+
+    archive = model_dir / "model.tar.gz"
+    if not (model_dir / MODEL_FILE).exists() and archive.exists():
+        with tarfile.open(archive) as tar:
+            tar.extractall(model_dir, filter="data")
+    booster = xgb.Booster()
+    booster.load_model(model_dir / MODEL_FILE)
+    booster.set_param({"nthread": 1})
+    metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    return Model(booster, metadata["feature_names"])
+
+
+def parse_csv(body: bytes, width: int) -> np.ndarray:
+    lines = [line for line in body.splitlines() if line.strip()]
+    if not lines:
+        raise BadRequest(400, "empty body: send one CSV row of features per line")
+    fields: list[bytes] = []
+    for number, line in enumerate(lines, start=1):
+        values = line.split(b",")
+        if len(values) != width:
+            raise BadRequest(400, f"row {number} has {len(values)} values; the model expects {width}")
+        fields += values
+    try:
+        return np.array(fields, dtype=np.float32).reshape(len(lines), width)
+    except ValueError:
+        bad = next(f for f in fields if not _is_number(f))
+        row = fields.index(bad) // width + 1
+        raise BadRequest(400, f"row {row}: {bad.decode(errors='replace')[:40]!r} is not a number") from None
+
+
+def parse_json(body: bytes, width: int) -> np.ndarray:
+    try:
+        document = json.loads(body)
+    except ValueError as err:
+        raise BadRequest(400, f"malformed JSON: {err}") from None
+    rows = document.get("instances") if isinstance(document, dict) else document
+    if isinstance(rows, list) and rows and not isinstance(rows[0], list):
+        rows = [rows]  # one flat row
+    if not isinstance(rows, list) or not rows:
+        raise BadRequest(400, 'expected {"instances": [[...], ...]}, a list of rows, or one row')
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, list) or len(row) != width:
+            size = len(row) if isinstance(row, list) else type(row).__name__
+            raise BadRequest(400, f"row {number} has {size} values; the model expects {width}")
+    try:
+        return np.array(rows, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise BadRequest(400, "every value must be a number") from None
+
+
+def _is_number(text: bytes) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def render(scores: np.ndarray, accept: str) -> bytes:
+    if accept == JSON:
+        return json.dumps(
+            {"predictions": [{"score": round(float(s), 6), "predicted_label": int(s >= 0.5)} for s in scores]}
+        ).encode()
+    return "".join(f"{s:.6f}\n" for s in scores.tolist()).encode()
+
+
+class ServingApp:
+    """The ASGI application; one per worker process."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self.model: Model | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/ping":
+            ready = self.model is not None
+            await _respond(send, 200 if ready else 503, b"" if ready else b"model not loaded\n", "text/plain")
+        elif path == "/invocations" or RUNTIME_PATH.match(path):
+            if method != "POST":
+                await _respond(send, 405, b"use POST\n", "text/plain")
+                return
+            try:
+                status, body, content_type = await self._invoke(scope, receive)
+            except BadRequest as err:
+                status, body, content_type = err.status, f"{err}\n".encode(), "text/plain"
+            await _respond(send, status, body, content_type)
+        else:
+            await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n", "text/plain")
+
+    async def _invoke(self, scope: Scope, receive: Receive) -> tuple[int, bytes, str]:
+        if self.model is None:
+            raise BadRequest(503, "model not loaded")
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().decode().lower()
+        if content_type not in (CSV, JSON):
+            raise BadRequest(415, f"content type {content_type or '(none)'!r} is not supported; use {CSV} or {JSON}")
+        accept = headers.get(b"accept", b"").split(b",")[0].split(b";")[0].strip().decode().lower()
+        accept = content_type if accept in ("", "*/*") else accept
+        if accept not in (CSV, JSON):
+            raise BadRequest(406, f"accept type {accept!r} is not supported; use {CSV} or {JSON}")
+        body = await _read_body(headers, receive)
+        parse = parse_csv if content_type == CSV else parse_json
+        rows = parse(body, self.model.width)
+        return 200, render(self.model.predict(rows), accept), accept
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.model = load_model(self.model_dir)
+                except (OSError, ValueError, KeyError) as err:
+                    await send({"type": "lifespan.startup.failed", "message": f"cannot load the model: {err}"})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+        raise BadRequest(413, f"body of {int(declared)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise BadRequest(413, f"body exceeds the limit of {MAX_PAYLOAD_BYTES} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def model_dir_from_env() -> Path:
+    return Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+
+
+def create_app() -> ServingApp:
+    """Factory for uvicorn workers (each loads the model in its own lifespan startup)."""
+    return ServingApp(model_dir_from_env())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:  # SageMaker starts the container as `<image> serve`
+        args = args[1:]
+    parser = argparse.ArgumentParser(prog="serve", description="Serve the model on SageMaker's contract.")
+    parser.add_argument("--model-dir", type=Path, default=model_dir_from_env())
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", 8080)))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="default: one per core")
+    options = parser.parse_args(args)
+    # One math thread per worker: with workers = cores, more would only oversubscribe them.
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", SM_MODEL_DIR=str(options.model_dir))
+    import uvicorn
+
+    uvicorn.run(
+        "model_code.serve:create_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
