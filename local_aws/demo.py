@@ -1,15 +1,27 @@
-"""`make demo`: deploy the dev stage to a local AWS (moto on loopback) and show what it publishes."""
+"""`make demo`: deploy the dev stage to a local AWS (moto on loopback), then run the model lifecycle
+against it: split into channels (uploaded to the channel URIs the stack publishes), train through
+the SageMaker training toolkit, a short tune, serve, and invoke through boto3."""
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from config import load_stage
-from local_aws.deploy import bootstrap, deploy, ssm_parameters, stack_outputs
-from local_aws.moto_server import moto_server
+from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
+from local_aws.moto_server import LocalAws, moto_server
+from model_code.contract import CHANNELS, OBJECTIVE
+from model_code.data import write_sample_dataset
+from model_code.lifecycle import _feature_rows
+from model_code.local_training import run_training_job
+from model_code.split import SplitSpec, split_file
+from model_code.tuning import plot, table, tune
 
 STAGE = "dev"
 
@@ -17,24 +29,119 @@ STAGE = "dev"
 def main() -> int:
     config = load_stage(STAGE)
     started = time.monotonic()
-    log = Path(tempfile.gettempdir()) / "smplat-demo-moto.log"
-    with moto_server(log_file=log) as aws:
-        print(f"Local AWS (moto) on {aws.endpoint}; its log: {log}")
+    work = Path(tempfile.mkdtemp(prefix="smplat-demo-"))
+    with moto_server(log_file=work / "moto.log") as aws:
+        print(f"== Local AWS (moto) on {aws.endpoint}; work folder {work}")
         bootstrap(aws)
-        print("Bootstrapped (CDKToolkit). Deploying every stack of the dev stage with the CDK CLI ...")
+        print("== Deploying every stack of the dev stage with the CDK CLI ...")
         deploy(aws, STAGE)
+        outputs: dict[str, str] = {}
         for role in ("data", "network"):
             name = f"{config.project}-{STAGE}-{role}"
             print(f"\nOutputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):
-                if not key.startswith("PublishOutput"):  # CDK's own cross-stack exports
+                if not key.startswith("PublishOutput"):  # CDK's own cross-stack references
+                    outputs[key] = value
                     print(f"  {key:<26} {value}")
         prefix = f"/{config.project}/{STAGE}"
         print(f"\nSSM parameters under {prefix}/ (read back with boto3):")
         for name, value in sorted(ssm_parameters(aws, prefix).items()):
             print(f"  {name:<44} {value}")
-    print(f"\nDone in {time.monotonic() - started:.0f} s; the local AWS is stopped.")
+        lifecycle(aws, outputs, work)
+    print(f"\nDone in {time.monotonic() - started:.0f} s; the local AWS and the server are stopped.")
     return 0
+
+
+def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path) -> None:
+    print("\n== Split the sample data into channels (stratified)")
+    write_sample_dataset(work / "raw.csv")
+    report = split_file(work / "raw.csv", work / "channels", SplitSpec(stratify=True))
+    s3 = client(aws, "s3")
+    for channel in CHANNELS:
+        uri = outputs[f"{channel.title()}ChannelUri"]
+        bucket, key_prefix = uri.removeprefix("s3://").split("/", 1)
+        s3.upload_file(str(work / "channels" / channel / "part-00000.csv"), bucket, f"{key_prefix}part-00000.csv")
+        print(f"  {channel:<11} {report.rows[channel]:>4} rows  labels {report.labels[channel]}  -> {uri}")
+
+    print("\n== Train through the SageMaker training toolkit (SAGEMAKER_BASE_DIR laid out like /opt/ml)")
+    result = run_training_job(work / "train", work / "channels", {"max_depth": 4, "eta": 0.2})
+    if result.exit_code != 0 or result.model_artifact is None:
+        raise SystemExit(f"training failed: {result.failure}")
+    print("  " + "  ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()))
+    artifact_key = "models/demo/model.tar.gz"
+    s3.upload_file(str(result.model_artifact), outputs["ArtifactsBucketName"], artifact_key)
+    print(f"  model -> s3://{outputs['ArtifactsBucketName']}/{artifact_key}")
+
+    print("\n== Tune: 6 trials, 2 at a time, median early stopping")
+    trials = tune(work / "channels", work / "tune", trials=6, parallel=2, seed=1, static={"num_round": 80})
+    print("  " + table(trials).replace("\n", "\n  "))
+    plot(trials, work / "tune" / "trials.png")
+    print(f"  best {OBJECTIVE.name}={trials[0].objective}; plot: {work / 'tune' / 'trials.png'}")
+
+    print("\n== Serve the trained model on SageMaker's container contract and invoke it with boto3")
+    serve_and_invoke(result.model_artifact, work)
+
+
+def serve_and_invoke(artifact: Path, work: Path) -> None:
+    import tarfile
+
+    import boto3
+
+    model_dir = work / "model"
+    model_dir.mkdir()
+    with tarfile.open(artifact) as tar:
+        tar.extractall(model_dir, filter="data")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "model_code.serve",
+            "--model-dir",
+            str(model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_ping(url)
+        runtime = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        rows = _feature_rows(work / "channels" / "test", limit=3)
+        labels = [
+            line.split(",")[0] for line in (work / "channels" / "test" / "part-00000.csv").read_text().splitlines()[1:4]
+        ]
+        response = runtime.invoke_endpoint(
+            EndpointName="smplat-dev", ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
+        )
+        predictions = json.loads(response["Body"].read())["predictions"]
+        print(f"  POST {url}/endpoints/smplat-dev/invocations (3 CSV rows)")
+        for prediction, label in zip(predictions, labels, strict=True):
+            print(f"  score {prediction['score']:.4f}  predicted {prediction['predicted_label']}  actual {label}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_for_ping(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server at {url} did not become ready")
 
 
 if __name__ == "__main__":
