@@ -1,0 +1,1 @@
+"""Reference serving stacks the serving benchmark measures this project's server against."""
