@@ -14,7 +14,7 @@ VENV_STAMP := .venv/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth lint test demo clean schema bench-synth
+.PHONY: install synth lint test demo clean schema bench bench-synth bench-split bench-serving
 
 install: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
@@ -58,6 +58,21 @@ schema: $(VENV_STAMP)
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
 
-# On demand, not part of the tests: prints CLI synth time ratios measured side by side.
+# Benchmarks run on demand, never in the tests; each prints ratios measured side by side.
+# The baselines (pandas, Flask, multi-model-server, which needs Java) and hey come from here.
+BENCH_STAMP := .venv/.bench-installed
+$(BENCH_STAMP): requirements-bench.txt $(VENV_STAMP)
+	.venv/bin/pip install --quiet -r requirements-bench.txt
+	command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq hey)
+	touch $@
+
+bench: bench-synth bench-split bench-serving
+
 bench-synth: install
 	python benchmarks/synth.py
+
+bench-split: install $(BENCH_STAMP)
+	python benchmarks/split.py
+
+bench-serving: install $(BENCH_STAMP)
+	python benchmarks/serving.py

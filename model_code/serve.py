@@ -14,6 +14,7 @@ Math threads are pinned to one per worker and there is one worker per core (`--w
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -130,12 +131,47 @@ def render(scores: np.ndarray, accept: str) -> bytes:
     return "".join(f"{s:.6f}\n" for s in scores.tolist()).encode()
 
 
+class Batcher:
+    """Predicts the rows of every request that is waiting in one model call.
+
+    A prediction costs mostly a fixed overhead per call (about 0.2 ms for one row, 0.3 ms for a
+    hundred), so under concurrent load one call per event-loop turn serves everyone who arrived
+    meanwhile. Nothing waits on a timer: the call runs as soon as the handlers that were already
+    runnable have queued their rows, so a lone request is not delayed."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.pending: list[tuple[np.ndarray, asyncio.Future[np.ndarray]]] = []
+
+    async def predict(self, rows: np.ndarray) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[np.ndarray] = loop.create_future()
+        if not self.pending:
+            loop.call_soon(self._flush)
+        self.pending.append((rows, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            scores = self.model.predict(np.concatenate([rows for rows, _ in batch]))
+        except Exception as err:
+            for _, future in batch:
+                future.set_exception(err)
+            return
+        offset = 0
+        for rows, future in batch:
+            future.set_result(scores[offset : offset + len(rows)])
+            offset += len(rows)
+
+
 class ServingApp:
     """The ASGI application; one per worker process."""
 
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
         self.model: Model | None = None
+        self.batcher: Batcher | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -160,7 +196,7 @@ class ServingApp:
             await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n", "text/plain")
 
     async def _invoke(self, scope: Scope, receive: Receive) -> tuple[int, bytes, str]:
-        if self.model is None:
+        if self.model is None or self.batcher is None:
             raise BadRequest(503, "model not loaded")
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().decode().lower()
@@ -173,7 +209,7 @@ class ServingApp:
         body = await _read_body(headers, receive)
         parse = parse_csv if content_type == CSV else parse_json
         rows = parse(body, self.model.width)
-        return 200, render(self.model.predict(rows), accept), accept
+        return 200, render(await self.batcher.predict(rows), accept), accept
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -181,6 +217,7 @@ class ServingApp:
             if message["type"] == "lifespan.startup":
                 try:
                     self.model = load_model(self.model_dir)
+                    self.batcher = Batcher(self.model)
                 except (OSError, ValueError, KeyError) as err:
                     await send({"type": "lifespan.startup.failed", "message": f"cannot load the model: {err}"})
                     return

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,14 @@ def test_unknown_path_and_method(server: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(f"{server}/invocations", timeout=5)
     assert caught.value.code == 405
+
+
+def test_concurrent_requests_each_get_their_own_scores(server: str, model_dir: Path, channels: Path) -> None:
+    # Under load the server predicts many requests' rows in one call; each must get its own back.
+    lines = (channels / "test" / "part-00000.csv").read_text().splitlines()[1:41]
+    rows = [[float(v) for v in line.split(",")[1:]] for line in lines]
+    expected = expected_scores(model_dir, rows)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda r: post(server, ",".join(map(str, r)).encode(), "text/csv"), rows))
+    assert [status for status, _ in answers] == [200] * len(rows)
+    assert [float(body) for _, body in answers] == pytest.approx(expected.tolist(), abs=1e-6)
