@@ -60,7 +60,7 @@ def parse_stage(raw: Any, *, source: str) -> StageConfig:
         # Through JSON so that strict mode accepts YAML lists for tuple fields.
         config = StageConfig.model_validate_json(json.dumps(raw, default=str))
     except ValidationError as err:
-        problems += [_describe(e) for e in err.errors() if not _is_retired(e)]
+        problems += [_describe(e) for e in err.errors() if not _is_retired(e) and not _is_retired_platform(e)]
     problems += cross_field_problems(raw)
     if problems:
         raise ConfigError(source, list(dict.fromkeys(problems)))
@@ -84,6 +84,12 @@ def _retired_problems(node: Any, path: tuple[str, ...]) -> list[str]:
 
 def _is_retired(error: Any) -> bool:
     return error["type"] == "extra_forbidden" and str(error["loc"][-1]) in RETIRED_KEYS
+
+
+def _is_retired_platform(error: Any) -> bool:
+    from config.schema import RETIRED_PLATFORMS
+
+    return str(error["loc"][-1]) == "platform_identifier" and error.get("input") in RETIRED_PLATFORMS
 
 
 def _describe(error: Any) -> str:

@@ -51,12 +51,25 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
             rows.append(f"| `{path}` | mapping | | {field.description} |")
             rows += _rows(annotation, f"{path}.")
             continue
+        item_model = _list_of_models(annotation)
+        if item_model is not None:
+            rows.append(f"| `{path}` | list of mappings | `[]` | {field.description} |")
+            rows += _rows(item_model, f"{path}[].")
+            continue
         default = "" if field.is_required() else _show_default(field.get_default(call_default_factory=True))
         required = " **required**" if field.is_required() else ""
         description = (field.description or "").replace("|", "\\|")
         kind = (_type_name(annotation) + _constraints(field.metadata)).replace("|", "\\|")
         rows.append(f"| `{path}` | {kind} | {default} | {description}{required} |")
     return rows
+
+
+def _list_of_models(annotation: Any) -> type[BaseModel] | None:
+    if typing.get_origin(annotation) is tuple:
+        first = typing.get_args(annotation)[0]
+        if isinstance(first, type) and issubclass(first, BaseModel):
+            return first
+    return None
 
 
 def _constraints(metadata: list[Any]) -> str:

@@ -128,6 +128,55 @@ class DataConfig(_Strict):
     )
 
 
+NotebookName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](-?[a-z0-9]){0,39}$")]
+PipRequirement = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~]{0,99}$")]
+GitUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.\-]+(:\d+)?/[A-Za-z0-9._~/\-]+$")]
+GitBranch = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/\-]{1,100}$")]
+PlatformIdentifier = Literal["notebook-al2-v2", "notebook-al2-v3", "notebook-al2023-v1"]
+# Notebook platforms SageMaker no longer supports, with what to use instead.
+RETIRED_PLATFORMS = {
+    "notebook-al1-v1": "Amazon Linux 1 notebooks reached end of support; use notebook-al2023-v1",
+    "notebook-al2-v1": "notebook-al2-v1 (JupyterLab 1) reached end of support; use notebook-al2023-v1",
+}
+
+
+class CodeRepository(_Strict):
+    """A Git repository cloned into the notebook (a SageMaker code repository)."""
+
+    url: GitUrl = Field(description="HTTPS URL, reachable from the VPC (e.g. CodeCommit through its endpoint).")
+    branch: GitBranch = Field(default="main", description="Branch checked out on first start.")
+
+
+class NotebookConfig(_Strict):
+    """A SageMaker notebook instance for one person or team."""
+
+    name: NotebookName = Field(
+        description="Lowercase name; the instance is `<project>-<stage>-<name>`. Renaming replaces the "
+        "instance and its volume."
+    )
+    owner: str = Field(min_length=1, max_length=128, description="Who it is for (tagged `Owner`).")
+    instance_type: str = Field(default="ml.t3.medium", description="A notebook instance type SageMaker offers.")
+    volume_size_gb: int = Field(default=20, ge=5, le=16384, description="Encrypted ML storage volume, 5-16384 GB.")
+    platform_identifier: PlatformIdentifier = Field(
+        default="notebook-al2023-v1", description="Notebook platform (Amazon Linux and JupyterLab version)."
+    )
+    idle_timeout_minutes: int = Field(
+        default=60, ge=5, le=1440, description="Stop the instance after this long without activity."
+    )
+    idle_ignores_open_browsers: bool = Field(
+        default=False,
+        description="false: an open notebook tab (a connected kernel) keeps the instance up; true: only "
+        "activity counts.",
+    )
+    code_repositories: tuple[CodeRepository, ...] = Field(
+        default=(), max_length=4, description="Git repositories to clone (the first is the default), at most 4."
+    )
+    pip_packages: tuple[PipRequirement, ...] = Field(
+        default=(),
+        description="Extra packages installed in the background at each start (from the pip index the VPC can reach).",
+    )
+
+
 class StageConfig(_Strict):
     """One deployment stage (dev, prod, ...): where it deploys and how the platform is shaped."""
 
@@ -151,6 +200,9 @@ class StageConfig(_Strict):
     )
     network: NetworkConfig = Field(description="The VPC SageMaker workloads run in.")
     data: DataConfig = Field(default_factory=DataConfig, description="The stateful data platform.")
+    notebooks: tuple[NotebookConfig, ...] = Field(
+        default=(), description="Notebook instances, one per entry (see `notebooks[]` below)."
+    )
 
     @property
     def env_agnostic(self) -> bool:
@@ -195,6 +247,34 @@ def cross_field_problems(raw: dict[str, object]) -> list[str]:
             dupes = sorted({r for r in repos if repos.count(r) > 1}, key=str)
             if dupes:
                 problems.append(f"data.container_repositories: {dupes} listed more than once; names must be unique")
+    notebooks = raw.get("notebooks")
+    if isinstance(notebooks, list):
+        problems += _notebook_problems(notebooks)
+    return problems
+
+
+def _notebook_problems(notebooks: list[object]) -> list[str]:
+    from config.instance_types import NOTEBOOK_INSTANCE_TYPES
+
+    problems: list[str] = []
+    names = [n.get("name") for n in notebooks if isinstance(n, dict)]
+    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"notebooks: names {dupes} are used more than once; each notebook needs its own name")
+    for index, notebook in enumerate(notebooks):
+        if not isinstance(notebook, dict):
+            continue
+        kind = notebook.get("instance_type")
+        if isinstance(kind, str) and kind not in NOTEBOOK_INSTANCE_TYPES:
+            problems.append(
+                f"notebooks.{index}.instance_type: {kind!r} is not an instance type SageMaker offers for "
+                "notebooks; e.g. ml.t3.medium, ml.t3.large, ml.m5.xlarge, ml.g5.xlarge"
+            )
+        platform = notebook.get("platform_identifier")
+        if isinstance(platform, str) and platform in RETIRED_PLATFORMS:
+            problems.append(
+                f"notebooks.{index}.platform_identifier: {platform!r} is refused: {RETIRED_PLATFORMS[platform]}"
+            )
     return problems
 
 

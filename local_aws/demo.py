@@ -36,11 +36,11 @@ def main() -> int:
         print("== Deploying every stack of the dev stage with the CDK CLI ...")
         deploy(aws, STAGE)
         outputs: dict[str, str] = {}
-        for role in ("data", "network"):
+        for role in ("data", "network", "notebooks"):
             name = f"{config.project}-{STAGE}-{role}"
             print(f"\nOutputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):
-                if not key.startswith("PublishOutput"):  # CDK's own cross-stack references
+                if not key.startswith(("PublishOutput", "ExportsOutput")):  # CDK's own cross-stack references
                     outputs[key] = value
                     print(f"  {key:<26} {value}")
         prefix = f"/{config.project}/{STAGE}"

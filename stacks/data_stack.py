@@ -10,6 +10,7 @@ from config.schema import StageConfig
 from constructs import Construct
 from constructs.container_repository import ContainerRepository
 from constructs.data_channels import DataChannels
+from constructs.execution_role import SageMakerExecutionRole
 from constructs.model_registry import ModelRegistry
 from constructs.platform_key import PlatformKey
 from constructs.published_outputs import PublishedOutputs
@@ -64,6 +65,15 @@ class DataStack(Stack):
             removal_policy=removal,
         )
 
+        self.execution_role = SageMakerExecutionRole(
+            self,
+            "ExecutionRole",
+            data_bucket=self.channels.bucket,
+            artifacts_bucket=self.artifacts,
+            key=self.key,
+            repositories=list(self.repositories.values()),
+        ).role
+
         out = PublishedOutputs(self, "Published", project=config.project, stage=stage)
         out.publish("KeyArn", value=self.key.key_arn, description="ARN of the platform KMS key")
         out.publish("DataBucketName", value=self.channels.bucket.bucket_name, description="Data bucket name")
@@ -103,6 +113,11 @@ class DataStack(Stack):
             "ModelPackageGroupName",
             value=self.registry.group_name,
             description="Model registry (model package group) name",
+        )
+        out.publish(
+            "ExecutionRoleArn",
+            value=self.execution_role.role_arn,
+            description="SageMaker execution role for the platform's jobs and endpoints",
         )
         out.publish(
             "ModelPackageGroupArn",

@@ -8,6 +8,7 @@ from config.schema import StageConfig
 from constructs import Construct
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.notebook_stack import NotebookStack
 
 # The local AWS (moto) misreads the CloudFormation tags of these types; `make demo` skips them.
 LOCAL_AWS_UNTAGGABLE = ("AWS::KMS::Key", "AWS::SSM::Parameter")
@@ -37,10 +38,24 @@ class PlatformStage(cdk.Stage):
             config=config,
             key=self.data.key,
         )
+        self.notebooks = (
+            NotebookStack(
+                self,
+                "Notebooks",
+                stack_name=f"{prefix}-notebooks",
+                description=f"{prefix}: notebook instances with lifecycle configurations and idle auto-stop",
+                stage=stage,
+                config=config,
+                data=self.data,
+                network=self.network,
+            )
+            if config.notebooks
+            else None
+        )
         for key, value in {**config.tags, "Stage": stage}.items():
             skip = list(LOCAL_AWS_UNTAGGABLE) if local_aws else []
             cdk.Tags.of(self).add(key, value, exclude_resource_types=skip)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.network]
+        return [s for s in (self.data, self.network, self.notebooks) if s is not None]

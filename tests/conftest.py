@@ -37,7 +37,7 @@ class SynthesizedStage:
     name: str
     config: StageConfig
     stage: PlatformStage
-    templates: dict[str, dict[str, Any]]  # role ("data", "network") -> template JSON
+    templates: dict[str, dict[str, Any]]  # role ("data", "network", "notebooks") -> template JSON
 
     def template(self, role: str) -> Template:
         return Template.from_json(self.templates[role])
@@ -56,8 +56,9 @@ def app_and_stages(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, d
     for name, stage in stages.items():
         nested = assembly.get_nested_assembly(stage.artifact_id)
         templates = {
-            "data": nested.get_stack_by_name(stage.data.stack_name).template,
-            "network": nested.get_stack_by_name(stage.network.stack_name).template,
+            role: nested.get_stack_by_name(stack.stack_name).template
+            for role, stack in (("data", stage.data), ("network", stage.network), ("notebooks", stage.notebooks))
+            if stack is not None
         }
         result[name] = SynthesizedStage(name, load_stage(name), stage, templates)
     return app, result

@@ -55,12 +55,12 @@ def test_every_stage_synthesizes_without_credentials_or_lookups(cli_out: Path) -
             for a in nested["artifacts"].values()
             if a["type"] == "aws:cloudformation:stack"
         }
-        assert stacks == {f"smplat-{stage}-data", f"smplat-{stage}-network"}
+        assert stacks == {f"smplat-{stage}-data", f"smplat-{stage}-network", f"smplat-{stage}-notebooks"}
 
 
 def test_cfn_lint_reports_nothing(cli_out: Path) -> None:
     templates = sorted(str(p) for p in cli_out.glob("assembly-*/*.template.json"))
-    assert len(templates) == 2 * len(available_stages())
+    assert len(templates) == 3 * len(available_stages())
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
         [str(cfn_lint), "--ignore-checks", "W3005", "--", *templates], capture_output=True, text=True, check=False

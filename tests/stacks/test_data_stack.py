@@ -22,6 +22,7 @@ STATEFUL_LOGICAL_IDS = {
 STATEFUL_TYPES = set(STATEFUL_LOGICAL_IDS.values())
 
 DATA_OUTPUTS = {
+    "ExecutionRoleArn",
     "KeyArn",
     "DataBucketName",
     "DataBucketArn",

@@ -1,0 +1,124 @@
+"""The platform's SageMaker execution role: what training, processing, tuning and hosting jobs
+run as. Notebooks may pass this role, and no other, to the jobs they start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.acknowledge import acknowledge_wildcard_resources
+from model_code.contract import CHANNELS
+
+
+class SageMakerExecutionRole(Construct):
+    """Reads the channels, writes the artifacts bucket, pulls the platform's images, uses the
+    key, writes SageMaker's own logs and metrics, and attaches jobs to the VPC."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        key: kms.IKey,
+        repositories: Sequence[ecr.IRepository],
+    ) -> None:
+        super().__init__(scope, id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description="Runs the platform's SageMaker jobs and endpoints",
+        )
+        channel_objects = [data_bucket.arn_for_objects(f"{c}/*") for c in CHANNELS]
+        sagemaker_logs = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="Least privilege for the platform's SageMaker jobs and endpoints",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(sid="ReadChannels", actions=["s3:GetObject"], resources=channel_objects),
+                iam.PolicyStatement(
+                    sid="ListChannels",
+                    actions=["s3:ListBucket"],
+                    resources=[data_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWriteArtifacts",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts_bucket.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="UsePlatformKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                    resources=[key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="PullPlatformImages",
+                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    resources=[r.repository_arn for r in repositories],
+                ),
+                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                iam.PolicyStatement(
+                    sid="SageMakerLogs",
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
+                    resources=[sagemaker_logs],
+                ),
+                iam.PolicyStatement(
+                    sid="SageMakerMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="AttachJobsToTheVpc",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                    ],
+                    resources=[
+                        f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
+                        for kind in ("network-interface", "subnet", "security-group")
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="DescribeTheVpc",
+                    actions=[
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeVpcs",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeSecurityGroups",
+                    ],
+                    resources=["*"],
+                ),
+            ],
+        )
+        acknowledge_wildcard_resources(
+            self.policy,
+            "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); "
+            "ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by namespace) and the EC2 "
+            "network-interface actions that attach jobs to the VPC take no resource; SageMaker's log "
+            "streams live under /aws/sagemaker/",
+        )

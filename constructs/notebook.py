@@ -1,0 +1,190 @@
+"""A SageMaker notebook instance: private subnet, own security group, no internet, no root,
+IMDSv2 only, encrypted volume, least-privilege role, lifecycle scripts with idle auto-stop."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Aws, CfnTag, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+
+from config.schema import NotebookConfig
+from constructs import Construct
+from constructs.acknowledge import acknowledge_wildcard_resources
+from constructs.notebook_lifecycle import NotebookLifecycle
+from model_code.contract import CHANNELS
+
+
+class Notebook(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: NotebookConfig,
+        name_prefix: str,
+        ssm_prefix: str,
+        vpc: ec2.IVpc,
+        subnet: ec2.ISubnet,
+        key: kms.IKey,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        repositories: Sequence[ecr.IRepository],
+        execution_role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, id)
+        self.instance_name = f"{name_prefix}-{config.name}"
+        stack = Stack.of(self)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"Notebook {self.instance_name}: no ingress, HTTPS out to the VPC endpoints",
+            allow_all_outbound=False,
+        )
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"Notebook {self.instance_name}",
+        )
+        own_arn = stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=self.instance_name)
+        jobs = [
+            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{name_prefix}-*")
+            for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline")
+        ]
+        policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Least privilege for notebook {self.instance_name}",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadChannels",
+                    actions=["s3:GetObject"],
+                    resources=[data_bucket.arn_for_objects(f"{c}/*") for c in CHANNELS],
+                ),
+                iam.PolicyStatement(
+                    sid="ListChannels",
+                    actions=["s3:ListBucket"],
+                    resources=[data_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
+                ),
+                iam.PolicyStatement(
+                    sid="WriteArtifacts",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts_bucket.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="UsePlatformKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="RunPlatformJobs",
+                    actions=[
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:CreateHyperParameterTuningJob",
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:StartPipelineExecution",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:DescribeHyperParameterTuningJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:DescribePipeline",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:StopHyperParameterTuningJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=jobs,
+                ),
+                iam.PolicyStatement(
+                    sid="PassOnlyThePlatformRole",
+                    actions=["iam:PassRole"],
+                    resources=[execution_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="PullPlatformImages",
+                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    resources=[r.repository_arn for r in repositories],
+                ),
+                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                iam.PolicyStatement(
+                    sid="StopItselfWhenIdle",
+                    actions=["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
+                    resources=[own_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="NotebookLogs",
+                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="/aws/sagemaker/NotebookInstances:*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                ),
+            ],
+        )
+        acknowledge_wildcard_resources(
+            policy,
+            "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); job "
+            "ARNs are limited to this platform's name prefix; ecr:GetAuthorizationToken takes no resource; "
+            "notebook log streams live under /aws/sagemaker/NotebookInstances",
+        )
+        self.lifecycle = NotebookLifecycle(
+            self,
+            "Lifecycle",
+            settings={
+                "IDLE_TIMEOUT_MINUTES": str(config.idle_timeout_minutes),
+                "IDLE_IGNORES_OPEN_BROWSERS": str(config.idle_ignores_open_browsers).lower(),
+                "PIP_PACKAGES": " ".join(config.pip_packages),
+                "PLATFORM_PREFIX": name_prefix,
+                "SSM_PREFIX": ssm_prefix,
+            },
+        )
+        repositories_cfn = [
+            sagemaker.CfnCodeRepository(
+                self,
+                f"CodeRepository{index}",
+                git_config=sagemaker.CfnCodeRepository.GitConfigProperty(repository_url=repo.url, branch=repo.branch),
+            )
+            for index, repo in enumerate(config.code_repositories)
+        ]
+        self.instance = sagemaker.CfnNotebookInstance(
+            self,
+            "Instance",
+            notebook_instance_name=self.instance_name,
+            instance_type=config.instance_type,
+            volume_size_in_gb=config.volume_size_gb,
+            platform_identifier=config.platform_identifier,
+            role_arn=self.role.role_arn,
+            subnet_id=subnet.subnet_id,
+            security_group_ids=[self.security_group.security_group_id],
+            direct_internet_access="Disabled",
+            root_access="Disabled",
+            kms_key_id=key.key_id,
+            lifecycle_config_name=self.lifecycle.config.attr_notebook_instance_lifecycle_config_name,
+            instance_metadata_service_configuration=sagemaker.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
+            default_code_repository=repositories_cfn[0].attr_code_repository_name if repositories_cfn else None,
+            additional_code_repositories=[r.attr_code_repository_name for r in repositories_cfn[1:]] or None,
+            tags=[CfnTag(key="Owner", value=config.owner)],
+        )
+        self.url = f"https://{self.instance_name}.notebook.{Aws.REGION}.sagemaker.aws/lab"
+        self.console_url = f"https://console.aws.amazon.com/sagemaker/home?region={Aws.REGION}#/notebook-instances/{self.instance_name}"

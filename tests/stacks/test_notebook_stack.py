@@ -1,0 +1,71 @@
+"""The notebook stack: secure notebook instances with a least-privilege role and outputs."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from tests.conftest import SynthesizedStage
+
+
+def test_every_notebook_is_private_rootless_encrypted_and_imdsv2_only(each_stage: SynthesizedStage) -> None:
+    notebooks = each_stage.resources("notebooks", "AWS::SageMaker::NotebookInstance")
+    assert len(notebooks) == len(each_stage.config.notebooks)
+    for entry, notebook in zip(each_stage.config.notebooks, notebooks.values(), strict=True):
+        props = notebook["Properties"]
+        assert props["NotebookInstanceName"] == f"smplat-{each_stage.name}-{entry.name}"
+        assert (props["DirectInternetAccess"], props["RootAccess"]) == ("Disabled", "Disabled")
+        assert props["InstanceMetadataServiceConfiguration"] == {"MinimumInstanceMetadataServiceVersion": "2"}
+        assert (props["InstanceType"], props["VolumeSizeInGB"]) == (entry.instance_type, entry.volume_size_gb)
+        assert props["PlatformIdentifier"] == entry.platform_identifier
+        assert "KeyArn" in json.dumps(props["KmsKeyId"])  # the platform key, from the data stack's export
+        assert "Subnet" in json.dumps(props["SubnetId"]) and len(props["SecurityGroupIds"]) == 1
+        assert {"Key": "Owner", "Value": entry.owner} in props["Tags"]
+        assert "NotebookInstanceLifecycleConfigName" in json.dumps(props["LifecycleConfigName"])
+
+
+def test_notebook_security_group_has_no_ingress_and_https_out_only(each_stage: SynthesizedStage) -> None:
+    groups = each_stage.resources("notebooks", "AWS::EC2::SecurityGroup").values()
+    for group in groups:
+        props = group["Properties"]
+        assert "SecurityGroupIngress" not in props
+        assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] == [
+            ("tcp", 443, 443)
+        ]
+
+
+def test_role_passes_only_the_platform_role_and_stops_only_itself(each_stage: SynthesizedStage) -> None:
+    (policy,) = each_stage.resources("notebooks", "AWS::IAM::ManagedPolicy").values()
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    prefix = f"smplat-{each_stage.name}"
+    assert statements["PassOnlyThePlatformRole"]["Action"] == "iam:PassRole"
+    assert statements["PassOnlyThePlatformRole"]["Resource"] == {"Fn::ImportValue": f"{prefix}-ExecutionRoleArn"}
+    assert statements["PassOnlyThePlatformRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    stop = json.dumps(statements["StopItselfWhenIdle"]["Resource"])
+    assert f"notebook-instance/{prefix}-{each_stage.config.notebooks[0].name}" in stop and "*" not in stop
+    jobs = json.dumps(statements["RunPlatformJobs"]["Resource"])
+    for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline"):
+        assert f"{kind}/{prefix}-*" in jobs
+    assert statements["ReadChannels"]["Action"] == "s3:GetObject"
+    assert sorted(json.dumps(r) for r in statements["ReadChannels"]["Resource"]) == sorted(
+        json.dumps({"Fn::Join": ["", [{"Fn::ImportValue": f"{prefix}-DataBucketArn"}, f"/{c}/*"]]})
+        for c in ("train", "validation", "test")
+    )
+    each_stage.template("notebooks").resource_count_is("AWS::IAM::Policy", 0)
+
+
+def test_outputs_name_and_link_every_notebook(each_stage: SynthesizedStage) -> None:
+    outputs = each_stage.templates["notebooks"]["Outputs"]
+    pascal = "".join(p.capitalize() for p in each_stage.config.notebooks[0].name.split("-"))
+    assert set(outputs) == {f"Notebook{pascal}Name", f"Notebook{pascal}Url"}
+    assert outputs[f"Notebook{pascal}Name"]["Export"] == {"Name": f"smplat-{each_stage.name}-Notebook{pascal}Name"}
+    each_stage.template("notebooks").has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": f"/smplat/{each_stage.name}/notebook-{each_stage.config.notebooks[0].name}-url",
+            "Value": Match.any_value(),
+        },
+    )
