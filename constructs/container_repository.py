@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
@@ -49,3 +52,15 @@ class ContainerRepository(Construct):
             ],
             removal_policy=removal_policy,
         )
+
+
+def image_pull_statements(repositories: Sequence[ecr.IRepository]) -> list[iam.PolicyStatement]:
+    """Pull images from exactly these repositories (the ECR login itself takes no resource)."""
+    return [
+        iam.PolicyStatement(
+            sid="PullPlatformImages",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[r.repository_arn for r in repositories],
+        ),
+        iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+    ]

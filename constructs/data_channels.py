@@ -43,7 +43,26 @@ class DataChannels(Construct):
         """The S3 URI of a prefix of the data bucket, e.g. uri('train') -> s3://bucket/train/."""
         return self.bucket.s3_url_for_object(f"{prefix.strip('/')}/")
 
-    def grant_read_channels(self, grantee: iam.IGrantable) -> None:
-        """Read access to the train/validation/test channels only (not raw or labeling data)."""
-        for channel in self.channel_names:
-            self.bucket.grant_read(grantee, f"{channel}/*")
+
+def data_access_statements(data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket) -> list[iam.PolicyStatement]:
+    """Read the train/validation/test channels (not raw or labeling data), read and write the
+    artifacts bucket: what the platform's jobs and its notebooks share."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadChannels",
+            actions=["s3:GetObject"],
+            resources=[data_bucket.arn_for_objects(f"{c}/*") for c in CHANNELS],
+        ),
+        iam.PolicyStatement(
+            sid="ListChannels",
+            actions=["s3:ListBucket"],
+            resources=[data_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
+        ),
+        iam.PolicyStatement(
+            sid="ReadWriteArtifacts",
+            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[artifacts_bucket.arn_for_objects("*")],
+        ),
+        iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]),
+    ]

@@ -13,7 +13,8 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
-from model_code.contract import CHANNELS
+from constructs.container_repository import image_pull_statements
+from constructs.data_channels import data_access_statements
 
 
 class SageMakerExecutionRole(Construct):
@@ -39,7 +40,6 @@ class SageMakerExecutionRole(Construct):
             ),
             description="Runs the platform's SageMaker jobs and endpoints",
         )
-        channel_objects = [data_bucket.arn_for_objects(f"{c}/*") for c in CHANNELS]
         sagemaker_logs = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
         self.policy = iam.ManagedPolicy(
             self,
@@ -47,32 +47,13 @@ class SageMakerExecutionRole(Construct):
             description="Least privilege for the platform's SageMaker jobs and endpoints",
             roles=[self.role],
             statements=[
-                iam.PolicyStatement(sid="ReadChannels", actions=["s3:GetObject"], resources=channel_objects),
-                iam.PolicyStatement(
-                    sid="ListChannels",
-                    actions=["s3:ListBucket"],
-                    resources=[data_bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
-                ),
-                iam.PolicyStatement(
-                    sid="ReadWriteArtifacts",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                    resources=[artifacts_bucket.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]
-                ),
+                *data_access_statements(data_bucket, artifacts_bucket),
                 iam.PolicyStatement(
                     sid="UsePlatformKey",
                     actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
                     resources=[key.key_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="PullPlatformImages",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[r.repository_arn for r in repositories],
-                ),
-                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                *image_pull_statements(repositories),
                 iam.PolicyStatement(
                     sid="SageMakerLogs",
                     actions=[

@@ -16,8 +16,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from config.schema import NotebookConfig
 from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
+from constructs.container_repository import image_pull_statements
+from constructs.data_channels import data_access_statements
 from constructs.notebook_lifecycle import NotebookLifecycle
-from model_code.contract import CHANNELS
 
 
 class Notebook(Construct):
@@ -67,25 +68,7 @@ class Notebook(Construct):
             description=f"Least privilege for notebook {self.instance_name}",
             roles=[self.role],
             statements=[
-                iam.PolicyStatement(
-                    sid="ReadChannels",
-                    actions=["s3:GetObject"],
-                    resources=[data_bucket.arn_for_objects(f"{c}/*") for c in CHANNELS],
-                ),
-                iam.PolicyStatement(
-                    sid="ListChannels",
-                    actions=["s3:ListBucket"],
-                    resources=[data_bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
-                ),
-                iam.PolicyStatement(
-                    sid="WriteArtifacts",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                    resources=[artifacts_bucket.arn_for_objects("*")],
-                ),
-                iam.PolicyStatement(
-                    sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]
-                ),
+                *data_access_statements(data_bucket, artifacts_bucket),
                 iam.PolicyStatement(
                     sid="UsePlatformKey",
                     actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
@@ -115,12 +98,7 @@ class Notebook(Construct):
                     resources=[execution_role.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 ),
-                iam.PolicyStatement(
-                    sid="PullPlatformImages",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=[r.repository_arn for r in repositories],
-                ),
-                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+                *image_pull_statements(repositories),
                 iam.PolicyStatement(
                     sid="StopItselfWhenIdle",
                     actions=["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],

@@ -5,12 +5,9 @@ the SageMaker training toolkit, a short tune, serve, and invoke through boto3.""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from config import load_stage
@@ -20,6 +17,7 @@ from model_code.contract import CHANNELS, OBJECTIVE
 from model_code.data import write_sample_dataset
 from model_code.lifecycle import _feature_rows
 from model_code.local_training import run_training_job
+from model_code.serve import running_server
 from model_code.split import SplitSpec, split_file
 from model_code.tuning import plot, table, tune
 
@@ -91,25 +89,7 @@ def serve_and_invoke(artifact: Path, work: Path) -> None:
     model_dir.mkdir()
     with tarfile.open(artifact) as tar:
         tar.extractall(model_dir, filter="data")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "model_code.serve",
-            "--model-dir",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_ping(url)
+    with running_server(model_dir) as url:
         runtime = boto3.client(
             "sagemaker-runtime",
             endpoint_url=url,
@@ -128,20 +108,6 @@ def serve_and_invoke(artifact: Path, work: Path) -> None:
         print(f"  POST {url}/endpoints/smplat-dev/invocations (3 CSV rows)")
         for prediction, label in zip(predictions, labels, strict=True):
             print(f"  score {prediction['score']:.4f}  predicted {prediction['predicted_label']}  actual {label}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait_for_ping(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the server at {url} did not become ready")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import os
 import re
 import sys
 import tarfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,46 @@ async def _respond(send: Send, status: int, body: bytes, content_type: str) -> N
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def wait_until_ready(url: str, timeout: float = 30.0) -> bool:
+    """Poll `url`/ping until it answers 200 (the model is loaded); False after `timeout` seconds."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+@contextmanager
+def running_server(model_dir: Path, *, workers: int | None = None) -> Iterator[str]:
+    """Run this server on a free loopback port for the block; yields its URL once /ping is 200."""
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "model_code.serve", "serve", "--model-dir", str(model_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers or os.cpu_count() or 1)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_ready(url):
+            process.kill()
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise RuntimeError(f"the server did not become ready:\n{output[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def model_dir_from_env() -> Path:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import socket
-import subprocess
-import sys
 import tarfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +20,7 @@ import xgboost as xgb
 
 from model_code.contract import MAX_PAYLOAD_BYTES, MODEL_FILE
 from model_code.local_training import TrainingResult
-from model_code.serve import ServingApp
+from model_code.serve import ServingApp, running_server
 
 pytestmark = pytest.mark.integration
 
@@ -39,41 +35,8 @@ def model_dir(trained: TrainingResult, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "model_code.serve",
-            "serve",
-            "--model-dir",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/ping", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode() if process.stdout else "server did not start")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with running_server(model_dir, workers=2) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
