@@ -15,9 +15,9 @@ from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_ou
 from local_aws.moto_server import LocalAws, moto_server
 from model_code.contract import CHANNELS, OBJECTIVE
 from model_code.data import write_sample_dataset
-from model_code.lifecycle import _feature_rows
+from model_code.lifecycle import labelled_rows, runtime_client
 from model_code.local_training import run_training_job
-from model_code.serve import running_server
+from model_code.serve import extract_model, running_server
 from model_code.split import SplitSpec, split_file
 from model_code.tuning import plot, table, tune
 
@@ -81,27 +81,9 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path) -> None:
 
 
 def serve_and_invoke(artifact: Path, work: Path) -> None:
-    import tarfile
-
-    import boto3
-
-    model_dir = work / "model"
-    model_dir.mkdir()
-    with tarfile.open(artifact) as tar:
-        tar.extractall(model_dir, filter="data")
-    with running_server(model_dir) as url:
-        runtime = boto3.client(
-            "sagemaker-runtime",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        rows = _feature_rows(work / "channels" / "test", limit=3)
-        labels = [
-            line.split(",")[0] for line in (work / "channels" / "test" / "part-00000.csv").read_text().splitlines()[1:4]
-        ]
-        response = runtime.invoke_endpoint(
+    with running_server(extract_model(artifact, work / "model")) as url:
+        rows, labels = labelled_rows(work / "channels" / "test", limit=3)
+        response = runtime_client(url).invoke_endpoint(
             EndpointName="smplat-dev", ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
         )
         predictions = json.loads(response["Body"].read())["predictions"]

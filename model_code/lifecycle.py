@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -103,26 +102,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from model_code import serve
 
     model_dir = args.model
-    if model_dir.is_file():  # a model.tar.gz: extract it as SageMaker does into /opt/ml/model
-        model_dir = Path(tempfile.mkdtemp(prefix="model-"))
-        with tarfile.open(args.model) as tar:
-            tar.extractall(model_dir, filter="data")
+    if model_dir.is_file():  # a model.tar.gz
+        model_dir = serve.extract_model(args.model, Path(tempfile.mkdtemp(prefix="model-")))
     return serve.main(
         ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
     )
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    import boto3
-
-    rows = _feature_rows(args.csv, args.limit)
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=args.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    rows, _ = labelled_rows(args.csv, args.limit)
+    runtime = runtime_client(args.endpoint_url)
     body = (
         "\n".join(rows)
         if args.content_type == CSV
@@ -135,19 +124,34 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _feature_rows(path: Path, limit: int) -> list[str]:
-    """Rows of a channel file (or the first file of a channel folder) without the label column."""
+def runtime_client(endpoint_url: str):  # type: ignore[no-untyped-def]
+    """An unmodified boto3 sagemaker-runtime client aimed at a local server (credentials unused)."""
+    import boto3
+
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def labelled_rows(path: Path, limit: int) -> tuple[list[str], list[str]]:
+    """Up to `limit` rows of a channel file (or the first file of a channel folder): the feature
+    columns as a request row, and the label of each."""
     source = path if path.is_file() else sorted(path.glob("*.csv"))[0]
     with source.open() as handle:
         header = handle.readline().rstrip("\n").split(",")
         label = header.index(LABEL_COLUMN)
-        rows = []
+        rows, labels = [], []
         for line in handle:
             values = line.rstrip("\n").split(",")
             rows.append(",".join(values[:label] + values[label + 1 :]))
+            labels.append(values[label])
             if len(rows) == limit:
                 break
-    return rows
+    return rows, labels
 
 
 def _key_value(item: str) -> tuple[str, str]:

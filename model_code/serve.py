@@ -56,14 +56,21 @@ class Model:
         return np.asarray(self.booster.inplace_predict(rows, validate_features=False))
 
 
+def extract_model(archive: Path, model_dir: Path) -> Path:
+    """Unpack a training job's model.tar.gz into model_dir, as SageMaker does into /opt/ml/model."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(model_dir, filter="data")
+    return model_dir
+
+
 def load_model(model_dir: Path) -> Model:
     """Load the model SageMaker extracted into model_dir (or a model.tar.gz found there)."""
     import xgboost as xgb
 
     archive = model_dir / "model.tar.gz"
     if not (model_dir / MODEL_FILE).exists() and archive.exists():
-        with tarfile.open(archive) as tar:
-            tar.extractall(model_dir, filter="data")
+        extract_model(archive, model_dir)
     booster = xgb.Booster()
     booster.load_model(model_dir / MODEL_FILE)
     booster.set_param({"nthread": 1})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import tarfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,17 +19,14 @@ import xgboost as xgb
 
 from model_code.contract import MAX_PAYLOAD_BYTES, MODEL_FILE
 from model_code.local_training import TrainingResult
-from model_code.serve import ServingApp, running_server
+from model_code.serve import ServingApp, extract_model, running_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def model_dir(trained: TrainingResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    with tarfile.open(str(trained.model_artifact)) as tar:
-        tar.extractall(folder, filter="data")
-    return folder
+    return extract_model(Path(str(trained.model_artifact)), tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")
