@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from config.schema import StageConfig, cross_field_problems
+from config.schema import RETIRED_PLATFORMS, ExistingVpc, NewVpc, StageConfig, cross_field_problems
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -87,8 +87,6 @@ def _is_retired(error: Any) -> bool:
 
 
 def _is_retired_platform(error: Any) -> bool:
-    from config.schema import RETIRED_PLATFORMS
-
     return str(error["loc"][-1]) == "platform_identifier" and error.get("input") in RETIRED_PLATFORMS
 
 
@@ -117,7 +115,5 @@ def _allowed_keys(parent: list[str]) -> list[str]:
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
     if model is None:
         # The network union: list the keys of both kinds.
-        from config.schema import ExistingVpc, NewVpc
-
         return sorted(set(NewVpc.model_fields) | set(ExistingVpc.model_fields))
     return sorted(model.model_fields)

@@ -8,7 +8,7 @@ from aws_cdk import RemovalPolicy, Stack
 
 from config.schema import StageConfig
 from constructs import Construct
-from constructs.container_repository import ContainerRepository
+from constructs.container_repository import ContainerRepository, repository_id
 from constructs.data_channels import DataChannels
 from constructs.execution_role import SageMakerExecutionRole
 from constructs.model_registry import ModelRegistry
@@ -48,7 +48,7 @@ class DataStack(Stack):
         self.repositories = {
             name: ContainerRepository(
                 self,
-                f"{name.title().replace('-', '')}Repository",
+                f"{repository_id(name)}Repository",
                 repository_name=f"{prefix}-{name}",
                 key=self.key,
                 max_image_count=data.max_images_per_repository,
@@ -98,7 +98,7 @@ class DataStack(Stack):
         out.publish("ArtifactsBucketArn", value=self.artifacts.bucket_arn, description="Model artifacts bucket ARN")
         out.publish("AccessLogsBucketName", value=access_logs.bucket_name, description="S3 access logs bucket name")
         for name, repository in self.repositories.items():
-            pascal = name.title().replace("-", "")
+            pascal = repository_id(name)
             out.publish(
                 f"{pascal}RepositoryUri",
                 value=repository.repository_uri,
@@ -115,12 +115,12 @@ class DataStack(Stack):
             description="Model registry (model package group) name",
         )
         out.publish(
-            "ExecutionRoleArn",
-            value=self.execution_role.role_arn,
-            description="SageMaker execution role for the platform's jobs and endpoints",
-        )
-        out.publish(
             "ModelPackageGroupArn",
             value=self.registry.group_arn,
             description="Model registry (model package group) ARN",
+        )
+        out.publish(
+            "ExecutionRoleArn",
+            value=self.execution_role.role_arn,
+            description="SageMaker execution role for the platform's jobs and endpoints",
         )

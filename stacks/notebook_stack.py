@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 
 from config.schema import StageConfig
 from constructs import Construct
+from constructs.container_repository import repository_id
 from constructs.notebook import Notebook
 from constructs.published_outputs import PublishedOutputs
 from stacks.data_stack import DataStack
@@ -45,8 +46,8 @@ class NotebookStack(Stack):
         repositories = [
             ecr.Repository.from_repository_attributes(
                 self,
-                f"{name.title().replace('-', '')}Repository",
-                repository_arn=imported(f"{name.title().replace('-', '')}RepositoryArn"),
+                f"{repository_id(name)}Repository",
+                repository_arn=imported(f"{repository_id(name)}RepositoryArn"),
                 repository_name=f"{prefix}-{name}",
             )
             for name in config.data.container_repositories

@@ -55,7 +55,3 @@ class PlatformStage(cdk.Stage):
         for key, value in {**config.tags, "Stage": stage}.items():
             skip = list(LOCAL_AWS_UNTAGGABLE) if local_aws else []
             cdk.Tags.of(self).add(key, value, exclude_resource_types=skip)
-
-    @property
-    def stacks(self) -> list[cdk.Stack]:
-        return [s for s in (self.data, self.network, self.notebooks) if s is not None]
