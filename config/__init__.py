@@ -48,10 +48,10 @@ def load_stage(stage: str, config_dir: Path = CONFIG_DIR) -> StageConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
-    return parse_stage(raw, source=str(path))
+    return parse_stage(raw, source=str(path), stage=stage)
 
 
-def parse_stage(raw: Any, *, source: str) -> StageConfig:
+def parse_stage(raw: Any, *, source: str, stage: str | None = None) -> StageConfig:
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"the file must hold a mapping of settings, got {type(raw).__name__}"])
     problems = _retired_problems(raw, ())
@@ -61,7 +61,7 @@ def parse_stage(raw: Any, *, source: str) -> StageConfig:
         config = StageConfig.model_validate_json(json.dumps(raw, default=str))
     except ValidationError as err:
         problems += [_describe(e) for e in err.errors() if not _is_retired(e) and not _is_retired_platform(e)]
-    problems += cross_field_problems(raw)
+    problems += cross_field_problems(raw, stage)
     if problems:
         raise ConfigError(source, list(dict.fromkeys(problems)))
     assert config is not None

@@ -1,5 +1,7 @@
 """Instance types SageMaker offers for notebook instances (from the CloudFormation resource schema
-of AWS::SageMaker::NotebookInstance, as shipped with cfn-lint 1.58)."""
+of AWS::SageMaker::NotebookInstance, as shipped with cfn-lint 1.58), and rules about hosting types."""
+
+import re
 
 NOTEBOOK_INSTANCE_TYPES = frozenset(
     {
@@ -43,3 +45,41 @@ NOTEBOOK_INSTANCE_TYPES = frozenset(
      "ml.t3.xlarge", "ml.trn1.2xlarge", "ml.trn1.32xlarge", "ml.trn1n.32xlarge",
     }
 )  # fmt: skip
+
+
+# Hosting instance types: SageMaker offers more than a hundred and adds families often, so the
+# shape is checked here and cfn-lint checks the exact type against CloudFormation's own list.
+HOSTING_INSTANCE_TYPE = re.compile(r"^ml\.[a-z][a-z0-9-]*\.(medium|large|\d*xlarge)$")
+# Families whose instances bring local NVMe storage: SageMaker refuses a KMS key for their volumes
+# (the instance store is encrypted by the hardware).
+NVME_FAMILIES = frozenset(
+    {"g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"}
+)
+
+
+def _family(instance_type: str) -> str:
+    return instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+
+
+def has_local_nvme(instance_type: str) -> bool:
+    """True for ml.m5d, ml.c6id, ml.g5 ... : volume encryption with a customer key is refused."""
+    family = _family(instance_type)
+    return family in NVME_FAMILIES or re.fullmatch(r"[cmrx]\d+[a-z]*d", family) is not None
+
+
+def is_burstable(instance_type: str) -> bool:
+    """ml.t2 / ml.t3 ...: CPU credits run out under load, and SageMaker cannot autoscale them."""
+    return re.fullmatch(r"t\d+[a-z]*", _family(instance_type)) is not None
+
+
+def is_inf1(instance_type: str) -> bool:
+    return _family(instance_type) == "inf1"
+
+
+def vcpus(instance_type: str) -> int:
+    """vCPUs of a hosting instance by its size (large = 2, xlarge = 4, Nxlarge = 4N): SageMaker
+    reports CPUUtilization as the sum over cores (up to 100 x vCPUs)."""
+    size = instance_type.rsplit(".", 1)[-1]
+    if size in ("medium", "large"):
+        return 2
+    return 4 * int(size.removesuffix("xlarge") or 1)

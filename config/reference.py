@@ -47,13 +47,17 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
                 rows.append(f"| `network` (source: {label}) | mapping | | {member.__doc__} |")
                 rows += _rows(member, "network.")
             continue
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.append(f"| `{path}` | mapping | | {field.description} |")
-            rows += _rows(annotation, f"{path}.")
+        nested = _model_of(annotation)
+        if nested is not None:
+            optional = " (optional)" if nested is not annotation else ""
+            rows.append(f"| `{path}` | mapping{optional} | | {field.description} |")
+            rows += _rows(nested, f"{path}.")
             continue
         item_model = _list_of_models(annotation)
         if item_model is not None:
-            rows.append(f"| `{path}` | list of mappings | `[]` | {field.description} |")
+            items = field.get_default(call_default_factory=True) or ()
+            default = "`[" + ", ".join(str(i.model_dump(exclude_defaults=True)) for i in items) + "]`"
+            rows.append(f"| `{path}` | list of mappings | {default} | {field.description} |")
             rows += _rows(item_model, f"{path}[].")
             continue
         default = "" if field.is_required() else _show_default(field.get_default(call_default_factory=True))
@@ -62,6 +66,15 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         kind = (_type_name(annotation) + _constraints(field.metadata)).replace("|", "\\|")
         rows.append(f"| `{path}` | {kind} | {default} | {description}{required} |")
     return rows
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `Model` or `Model | None` field."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    for candidate in (annotation, *members):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _list_of_models(annotation: Any) -> type[BaseModel] | None:
@@ -113,7 +126,7 @@ def _type_name(annotation: Any) -> str:
         return f"list of {_type_name(args[0])}"
     if origin is dict:
         return f"mapping of {_type_name(args[0])} to {_type_name(args[1])}"
-    return {int: "integer", str: "string", bool: "boolean"}.get(annotation, str(annotation))
+    return {int: "integer", float: "number", str: "string", bool: "boolean"}.get(annotation, str(annotation))
 
 
 def readme_with_reference(readme: str) -> str:

@@ -54,46 +54,7 @@ class SageMakerExecutionRole(Construct):
                     resources=[key.key_arn],
                 ),
                 *image_pull_statements(repositories),
-                iam.PolicyStatement(
-                    sid="SageMakerLogs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[sagemaker_logs],
-                ),
-                iam.PolicyStatement(
-                    sid="SageMakerMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
-                ),
-                iam.PolicyStatement(
-                    sid="AttachJobsToTheVpc",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                    ],
-                    resources=[
-                        f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
-                        for kind in ("network-interface", "subnet", "security-group")
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="DescribeTheVpc",
-                    actions=[
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
-                    resources=["*"],
-                ),
+                *sagemaker_runtime_statements(sagemaker_logs),
             ],
         )
         acknowledge_wildcard_resources(
@@ -103,3 +64,45 @@ class SageMakerExecutionRole(Construct):
             "network-interface actions that attach jobs to the VPC take no resource; SageMaker's log "
             "streams live under /aws/sagemaker/",
         )
+
+
+def sagemaker_runtime_statements(log_groups: str) -> list[iam.PolicyStatement]:
+    """What a SageMaker job or endpoint container needs around its own work: write its logs to
+    `log_groups`, publish metrics under SageMaker's namespaces, and attach to the VPC."""
+    return [
+        iam.PolicyStatement(
+            sid="SageMakerLogs",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_groups],
+        ),
+        iam.PolicyStatement(
+            sid="SageMakerMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+        ),
+        iam.PolicyStatement(
+            sid="AttachToTheVpc",
+            actions=[
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            resources=[
+                f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
+                for kind in ("network-interface", "subnet", "security-group")
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheVpc",
+            actions=[
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            ],
+            resources=["*"],
+        ),
+    ]

@@ -10,7 +10,8 @@ from constructs import Construct
 
 
 class PlatformKey(Construct):
-    """A rotating symmetric key, usable by CloudWatch Logs in this account and region."""
+    """A rotating symmetric key, usable by CloudWatch Logs in this account and region, and by
+    CloudWatch alarms of this account publishing to topics it encrypts."""
 
     def __init__(self, scope: Construct, id: str, *, alias: str, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
@@ -35,5 +36,15 @@ class PlatformKey(Construct):
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
                 conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
+            )
+        )
+        # An alarm can publish to an encrypted SNS topic only if CloudWatch may use the topic's key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Fn, RemovalPolicy, Stack
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 
 from config.schema import StageConfig
 from constructs import Construct
@@ -124,3 +129,40 @@ class DataStack(Stack):
             value=self.execution_role.role_arn,
             description="SageMaker execution role for the platform's jobs and endpoints",
         )
+
+
+@dataclass(frozen=True)
+class ImportedPlatform:
+    """The data stack's resources as another stack of the stage sees them."""
+
+    key: kms.IKey
+    data_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    repositories: dict[str, ecr.IRepository]
+    execution_role: iam.IRole
+
+
+def import_platform(scope: Stack, *, data: DataStack, stage: str, config: StageConfig) -> ImportedPlatform:
+    """Reads the data stack through its published exports, like any consumer: IAM findings then
+    name the resources identically in every stage, so their acknowledgments are stage-stable."""
+    prefix = f"{config.project}-{stage}"
+    scope.add_stack_dependency(data)
+
+    def imported(output_id: str) -> str:
+        return Fn.import_value(f"{prefix}-{output_id}")
+
+    return ImportedPlatform(
+        key=kms.Key.from_key_arn(scope, "PlatformKey", imported("KeyArn")),
+        data_bucket=s3.Bucket.from_bucket_arn(scope, "DataBucket", imported("DataBucketArn")),
+        artifacts_bucket=s3.Bucket.from_bucket_arn(scope, "ArtifactsBucket", imported("ArtifactsBucketArn")),
+        repositories={
+            name: ecr.Repository.from_repository_attributes(
+                scope,
+                f"{repository_id(name)}Repository",
+                repository_arn=imported(f"{repository_id(name)}RepositoryArn"),
+                repository_name=f"{prefix}-{name}",
+            )
+            for name in config.data.container_repositories
+        },
+        execution_role=iam.Role.from_role_arn(scope, "ExecutionRole", imported("ExecutionRoleArn"), mutable=False),
+    )

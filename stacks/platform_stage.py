@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from config.schema import StageConfig
 from constructs import Construct
 from stacks.data_stack import DataStack
+from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.notebook_stack import NotebookStack
 
@@ -50,6 +51,20 @@ class PlatformStage(cdk.Stage):
                 network=self.network,
             )
             if config.notebooks
+            else None
+        )
+        self.endpoints = (
+            EndpointStack(
+                self,
+                "Endpoints",
+                stack_name=f"{prefix}-endpoints",
+                description=f"{prefix}: real-time endpoints with blue/green deployments, autoscaling and alarms",
+                stage=stage,
+                config=config,
+                data=self.data,
+                network=self.network,
+            )
+            if config.endpoints
             else None
         )
         for key, value in {**config.tags, "Stage": stage}.items():

@@ -37,7 +37,7 @@ class SynthesizedStage:
     name: str
     config: StageConfig
     stage: PlatformStage
-    templates: dict[str, dict[str, Any]]  # role ("data", "network", "notebooks") -> template JSON
+    templates: dict[str, dict[str, Any]]  # role ("data", "network", "notebooks", "endpoints") -> template JSON
 
     def template(self, role: str) -> Template:
         return Template.from_json(self.templates[role])
@@ -57,7 +57,12 @@ def app_and_stages(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, d
         nested = assembly.get_nested_assembly(stage.artifact_id)
         templates = {
             role: nested.get_stack_by_name(stack.stack_name).template
-            for role, stack in (("data", stage.data), ("network", stage.network), ("notebooks", stage.notebooks))
+            for role, stack in (
+                ("data", stage.data),
+                ("network", stage.network),
+                ("notebooks", stage.notebooks),
+                ("endpoints", stage.endpoints),
+            )
             if stack is not None
         }
         result[name] = SynthesizedStage(name, load_stage(name), stage, templates)

@@ -49,6 +49,18 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
     }
 
 
+def inference_wildcards(endpoint: str, *, registry: bool) -> set[str]:
+    """The endpoint's own log group and capture prefix; registered models when it serves the registry."""
+    prefix = f"smplat-{endpoint.split('-')[1]}-ArtifactsBucketArn"
+    return {
+        "*",
+        ACCOUNT_ARN.format(service="logs") + f"log-group:/aws/sagemaker/Endpoints/{endpoint}:*",
+        f"{prefix}/data-capture/{endpoint}/*",
+        *(ACCOUNT_ARN.format(service="ec2") + f"{k}/*" for k in ("network-interface", "subnet", "security-group")),
+        *([f"{prefix}/models/*"] if registry else []),
+    }
+
+
 def iam5(resources: set[str]) -> set[str]:
     return {f"AwsSolutions-IAM5[Resource::{r}]" for r in resources}
 
@@ -75,14 +87,17 @@ def test_the_set_of_acknowledgments_is_pinned(
 ) -> None:
     found = acknowledgments(app_and_stages[0], stage)
     notebook = "Notebooks/NotebookDataScience/Policy" if stage == "dev" else "Notebooks/NotebookFraudTeam/Policy"
+    endpoint = "Endpoints/EndpointSample" if stage == "dev" else "Endpoints/EndpointFraudScoring"
+    endpoint_name = "smplat-dev-sample" if stage == "dev" else "smplat-prod-fraud-scoring"
     arn_prefix = ACCOUNT_ARN if stage == "dev" else "arn:aws:{service}:eu-west-1:123456789012:"
     expected = {
         **EXPECTED_ACKNOWLEDGMENTS,
         "Data/ExecutionRole/Policy": iam5(EXECUTION_ROLE_WILDCARDS),
         notebook: iam5(notebook_wildcards(stage, arn_prefix)),
+        f"{endpoint}/InferenceRole/Policy": iam5(inference_wildcards(endpoint_name, registry=stage == "prod")),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
-    assert sum(len(r) for r in found.values()) == 22 + 9 + 10
+    assert sum(len(r) for r in found.values()) == 22 + 9 + 10 + (6 if stage == "dev" else 7)
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():
@@ -116,6 +131,6 @@ def test_synthesizing_twice_gives_identical_templates(
     add_compliance_checks(app)
     app.synth()
     templates = sorted(p.relative_to(first) for p in first.rglob("*.template.json"))
-    assert len(templates) == 3 * len(available_stages())  # data, network, notebooks
+    assert len(templates) == 4 * len(available_stages())  # data, network, notebooks, endpoints
     _, mismatch, errors = filecmp.cmpfiles(first, tmp_path, [str(t) for t in templates], shallow=False)
     assert (mismatch, errors) == ([], [])

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -30,7 +31,18 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAws]:
 @pytest.fixture(scope="module")
 def first_deploy(aws: LocalAws) -> dict[str, dict[str, str]]:
     deploy(aws, "dev")
-    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in ("data", "network", "notebooks")}
+    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in ("data", "network", "notebooks", "endpoints")}
+
+
+def deployed_endpoint(aws: LocalAws) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The endpoint, its configuration and its model as the local AWS describes them."""
+    sagemaker = client(aws, "sagemaker")
+    # moto names the endpoint after the stack and logical ID, not EndpointName: there is one.
+    (summary,) = sagemaker.list_endpoints()["Endpoints"]
+    endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    return endpoint, config, model
 
 
 def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:
@@ -41,7 +53,7 @@ def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str,
         for k, v in outputs.items()
         if not k.startswith(("PublishOutput", "ExportsOutput"))
     }
-    assert len(published) == len(parameters) == 18 + 4 + 2  # data, network, notebooks
+    assert len(published) == len(parameters) == 18 + 4 + 2 + 5  # data, network, notebooks, endpoints
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     assert published["TrainChannelUri"] == f"s3://{published['DataBucketName']}/train/"
@@ -67,6 +79,23 @@ def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_depl
     # moto keeps only the type and role of a notebook (not its name): the rest is asserted on the template.
     assert [n["InstanceType"] for n in notebooks] == ["ml.t3.medium"]
 
+    endpoint, config, model = deployed_endpoint(aws)
+    published = first_deploy["endpoints"]
+    assert endpoint["EndpointStatus"] == "InService"
+    assert [(v["VariantName"], v["InstanceType"], v["InitialInstanceCount"]) for v in config["ProductionVariants"]] == [
+        ("primary", "ml.m5.large", 1)
+    ]
+    assert config["KmsKeyId"] == data["KeyArn"]
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == published["EndpointSampleDataCaptureUri"]
+    assert published["EndpointSampleDataCaptureUri"].startswith(f"s3://{data['ArtifactsBucketName']}/data-capture/")
+    assert model["PrimaryContainer"] == {
+        "Image": f"{data['InferenceRepositoryUri']}:sample-1",
+        "ModelDataUrl": f"s3://{data['ArtifactsBucketName']}/models/sample/model.tar.gz",
+    }
+    assert model["VpcConfig"]["Subnets"] == first_deploy["network"]["PrivateSubnetIds"].split(",")
+    assert model["VpcConfig"]["SecurityGroupIds"] == [first_deploy["network"]["WorkloadSecurityGroupId"]]
+    assert published["EndpointSampleName"] == "smplat-dev-sample"
+
 
 def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
     aws: LocalAws, first_deploy: dict[str, dict[str, str]], tmp_path: Path
@@ -74,6 +103,11 @@ def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
     raw = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
     raw["data"]["max_images_per_repository"] = 5
     raw["notebooks"][0] |= {"idle_timeout_minutes": 30, "volume_size_gb": 40}
+    # A new model version on another instance type, with other scaling settings.
+    raw["endpoints"][0]["model"]["artifact_key"] = "models/sample/v2/model.tar.gz"
+    raw["endpoints"][0]["variants"][0]["instance_type"] = "ml.c5.large"
+    raw["endpoints"][0]["variants"][0]["autoscaling"] |= {"max_capacity": 3, "safety_factor": 0.4}
+    endpoint_before, config_before, model_before = deployed_endpoint(aws)
     # (Not a new notebook or repository: moto registers no exports that a stack update adds.)
     (tmp_path / "dev.yaml").write_text(yaml.safe_dump(raw))
     deploy(aws, "dev", config_dir=tmp_path)
@@ -81,6 +115,21 @@ def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
     for kept in ("DataBucketName", "ArtifactsBucketName", "AccessLogsBucketName", "KeyArn", "TrainingRepositoryArn"):
         assert after[kept] == first_deploy["data"][kept], kept
     assert stack_outputs(aws, "smplat-dev-notebooks") == first_deploy["notebooks"]
+    assert stack_outputs(aws, "smplat-dev-endpoints") == first_deploy["endpoints"]
+    # A new model and endpoint configuration replaced the old ones; the endpoint is the same.
+    # (moto does not re-resolve the endpoint's unchanged Fn::GetAtt of the configuration's name on
+    # update, as CloudFormation does: the endpoint's pointer is asserted on the template instead.)
+    sagemaker = client(aws, "sagemaker")
+    (endpoint,) = sagemaker.list_endpoints()["Endpoints"]
+    assert endpoint["EndpointArn"] == endpoint_before["EndpointArn"]
+    (config,) = sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    assert config["EndpointConfigName"] != config_before["EndpointConfigName"]
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config["EndpointConfigName"])
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.c5.large"
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["ModelName"] != model_before["ModelName"]
+    assert model["PrimaryContainer"]["ModelDataUrl"].endswith("/models/sample/v2/model.tar.gz")
+    assert [m["ModelName"] for m in sagemaker.list_models()["Models"]] == [model["ModelName"]]
     cfn = client(aws, "cloudformation")
-    for stack in ("smplat-dev-data", "smplat-dev-notebooks"):
+    for stack in ("smplat-dev-data", "smplat-dev-notebooks", "smplat-dev-endpoints"):
         assert cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"

@@ -1,0 +1,122 @@
+"""A SageMaker model from one of three sources: a model.tar.gz in the artifacts bucket with an
+image, an approved package of the platform's registry, or an AWS Marketplace model package.
+
+L1 (CfnModel): the alpha L2 has no model packages and creates a broad role of its own. The
+model's name is left to CloudFormation: models are immutable, so every change replaces it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_ssm as ssm
+
+from config.schema import LATEST_APPROVED, ModelConfig
+from constructs import Construct
+
+# Where the platform's pipelines put artifacts that they register as model packages.
+REGISTERED_MODELS_PREFIX = "models/"
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+
+
+@dataclass(frozen=True)
+class ModelNeeds:
+    """What the inference role must allow for a model to load."""
+
+    objects: tuple[str, ...]  # keys or key patterns in the artifacts bucket
+    repositories: tuple[ecr.IRepository, ...]
+
+
+def model_needs(
+    scope: Construct, id: str, config: ModelConfig, repositories: Mapping[str, ecr.IRepository]
+) -> ModelNeeds:
+    if config.source == "marketplace":
+        return ModelNeeds((), ())  # the seller's image and artifact are SageMaker's to fetch
+    if config.source == "registry":
+        # A package may name any platform image and any registered artifact.
+        return ModelNeeds((f"{REGISTERED_MODELS_PREFIX}*",), tuple(repositories.values()))
+    assert config.artifact_key is not None
+    if config.image is not None:
+        return ModelNeeds((config.artifact_key,), (repositories[config.image.repository],))
+    assert config.image_uri is not None
+    return ModelNeeds((config.artifact_key,), (_repository_of(scope, id, config.image_uri),))
+
+
+def _repository_of(scope: Construct, id: str, image_uri: str) -> ecr.IRepository:
+    """The (AWS-owned) repository of a built-in or framework image URI."""
+    registry, path = image_uri.split("/", 1)
+    account, _, _, region, *_ = registry.split(".")
+    name = path.split("@")[0].split(":")[0]
+    arn = Stack.of(scope).format_arn(
+        service="ecr", account=account, region=region, resource="repository", resource_name=name
+    )
+    return ecr.Repository.from_repository_arn(scope, id, arn)
+
+
+class EndpointModel(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: ModelConfig,
+        role: iam.IRole,
+        artifacts_bucket: s3.IBucket,
+        repositories: Mapping[str, ecr.IRepository],
+        latest_approved_parameter: str,
+        vpc: VpcPlacement | None,
+        network_isolation: bool,
+    ) -> None:
+        """`latest_approved_parameter`: SSM parameter holding the ARN of the registry's latest
+        approved package; `vpc`: None only for serverless endpoints, which cannot use one."""
+        super().__init__(scope, id)
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=role.role_arn,
+            primary_container=self._container(config, artifacts_bucket, repositories, latest_approved_parameter),
+            # Marketplace containers must run isolated: SageMaker refuses them otherwise.
+            enable_network_isolation=network_isolation or config.source == "marketplace",
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                subnets=[s.subnet_id for s in vpc.subnets], security_group_ids=[vpc.security_group.security_group_id]
+            )
+            if vpc
+            else None,
+        )
+        self.model_name = self.model.attr_model_name
+
+    def _container(
+        self,
+        config: ModelConfig,
+        bucket: s3.IBucket,
+        repositories: Mapping[str, ecr.IRepository],
+        latest_approved_parameter: str,
+    ) -> sagemaker.CfnModel.ContainerDefinitionProperty:
+        environment = dict(config.environment) or None
+        if config.source == "artifact":
+            assert config.artifact_key is not None
+            if config.image is not None:
+                image = repositories[config.image.repository].repository_uri_for_tag(config.image.tag)
+            else:
+                assert config.image_uri is not None
+                image = config.image_uri
+            return sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image, model_data_url=bucket.s3_url_for_object(config.artifact_key), environment=environment
+            )
+        assert config.model_package is not None
+        package = config.model_package
+        if package == LATEST_APPROVED:
+            # A CloudFormation parameter of SSM type: read when the stack deploys, never at synth.
+            package = ssm.StringParameter.value_for_string_parameter(self, latest_approved_parameter)
+        return sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=package, environment=environment)

@@ -1,0 +1,159 @@
+"""Alarms and a dashboard for one endpoint; alarms notify an encrypted SNS topic.
+
+Each alarm spans all production variants (a math expression over their metrics), so that a
+deployment's rollback can name a fixed pair of alarms however many variants there are. The
+shadow variant is left out: its failures must not roll production back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+
+from config.instance_types import vcpus
+from config.schema import AlarmsConfig, VariantConfig
+from constructs import Construct
+
+INVOCATION_METRICS = "AWS/SageMaker"
+INSTANCE_METRICS = "/aws/sagemaker/Endpoints"
+MINUTE = Duration.minutes(1)
+
+
+class EndpointMonitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        variants: Sequence[VariantConfig],
+        thresholds: AlarmsConfig,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, id)
+        self._endpoint_name = endpoint_name
+        self._variants = variants
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"Alarms of endpoint {endpoint_name}", master_key=key, enforce_ssl=True
+        )
+        for address in thresholds.notify_emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+
+        errors_5xx = self._across("SUM", INVOCATION_METRICS, "Invocation5XXErrors", "Sum", "5XX errors")
+        invocations = self._across("SUM", INVOCATION_METRICS, "Invocations", "Sum", "Invocations")
+        errors_4xx = self._across("SUM", INVOCATION_METRICS, "Invocation4XXErrors", "Sum", "4XX errors")
+        rate_4xx = cloudwatch.MathExpression(
+            expression="IF(inv > 0, 100 * e4 / inv, 0)",
+            using_metrics={"inv": invocations, "e4": errors_4xx},
+            label="4XX errors (% of invocations)",
+            period=MINUTE,
+        )
+        # ModelLatency is reported in microseconds.
+        latency = self._across("MAX", INVOCATION_METRICS, "ModelLatency", "p99", "Model latency p99 (us)")
+        minutes = thresholds.evaluation_minutes
+        self.errors_alarm = self._alarm(
+            "Errors5xx", errors_5xx, thresholds.errors_5xx, minutes, f"5XX errors per minute >= {thresholds.errors_5xx}"
+        )
+        self.latency_alarm = self._alarm(
+            "LatencyP99",
+            latency,
+            thresholds.latency_p99_ms * 1000,
+            minutes,
+            f"p99 model latency >= {thresholds.latency_p99_ms} ms",
+        )
+        self.rollback_alarms = [self.errors_alarm, self.latency_alarm]
+        self.alarms = [
+            *self.rollback_alarms,
+            self._alarm(
+                "Errors4xxRate",
+                rate_4xx,
+                thresholds.errors_4xx_percent,
+                minutes,
+                f"4XX errors >= {thresholds.errors_4xx_percent}% of invocations",
+            ),
+        ]
+        usage: list[cloudwatch.IMetric] = []
+        if any(v.instance_type for v in variants):
+            cpu = self._across("MAX", INSTANCE_METRICS, "CPUUtilization", "Average", "CPU %", per_core=True)
+            memory = self._across("MAX", INSTANCE_METRICS, "MemoryUtilization", "Average", "Memory %")
+            disk = self._across("MAX", INSTANCE_METRICS, "DiskUtilization", "Average", "Disk %")
+            usage = [cpu, memory, disk]
+            self.alarms += [
+                self._alarm(id, metric, threshold, minutes, f"{label} >= {threshold}%")
+                for id, metric, threshold, label in (
+                    ("Cpu", cpu, thresholds.cpu_percent, "CPU (of all cores)"),
+                    ("Memory", memory, thresholds.memory_percent, "memory"),
+                    ("Disk", disk, thresholds.disk_percent, "disk"),
+                )
+            ]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            alarm.add_ok_action(actions.SnsAction(self.topic))
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=endpoint_name)
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms",
+                alarms=[
+                    cloudwatch.Alarm.from_alarm_name(self, f"{a.node.id}Status", self.alarm_name(a.node.id))
+                    for a in self.alarms
+                ],
+                width=24,
+                height=3,
+            ),
+            cloudwatch.GraphWidget(title="Traffic", left=[invocations], right=[errors_5xx, errors_4xx], width=8),
+            cloudwatch.GraphWidget(title="Latency", left=[latency], width=8),
+            cloudwatch.GraphWidget(title="Utilization", left=usage, width=8),
+        )
+
+    def alarm_name(self, alarm_id: str) -> str:
+        """`<endpoint>-errors5xx`, `<endpoint>-latency-p99`, ... (Errors5xx, LatencyP99, ...)."""
+        return f"{self._endpoint_name}-{re.sub('(?<=[a-z0-9])(?=[A-Z])', '-', alarm_id).lower()}"
+
+    def _across(
+        self, function: str, namespace: str, metric: str, statistic: str, label: str, *, per_core: bool = False
+    ) -> cloudwatch.MathExpression:
+        """One value per minute over all production variants: `function` of each variant's metric."""
+        metrics: dict[str, cloudwatch.IMetric] = {}
+        terms = []
+        stem = re.sub("[^a-z0-9]", "", metric.lower())  # IDs must be unique across nested expressions
+        for number, variant in enumerate(self._variants):
+            if namespace == INSTANCE_METRICS and not variant.instance_type:
+                continue  # serverless variants report no instance metrics
+            metrics[f"{stem}{number}"] = cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=metric,
+                dimensions_map={"EndpointName": self._endpoint_name, "VariantName": variant.name},
+                statistic=statistic,
+                period=MINUTE,
+            )
+            # CPUUtilization adds up cores (400% on 4 vCPUs): divide to get % of the instance.
+            cores = vcpus(variant.instance_type) if per_core and variant.instance_type else 1
+            terms.append(f"{stem}{number} / {cores}" if cores > 1 else f"{stem}{number}")
+        return cloudwatch.MathExpression(
+            expression=f"{function}([{', '.join(terms)}])", using_metrics=metrics, label=label, period=MINUTE
+        )
+
+    def _alarm(
+        self, id: str, metric: cloudwatch.IMetric, threshold: float, minutes: int, description: str
+    ) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            id,
+            # Named, so that the endpoint's rollback configuration and the dashboard refer to a
+            # plain string rather than to the alarm resource.
+            alarm_name=self.alarm_name(id),
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=minutes,
+            datapoints_to_alarm=minutes,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"Endpoint {self._endpoint_name}: {description}",
+        )

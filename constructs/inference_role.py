@@ -1,0 +1,85 @@
+"""The role one endpoint's containers run as: read its model, pull its image, write its data
+capture and logs, use the platform key, attach to the VPC; nothing of the data channels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from constructs.acknowledge import acknowledge_wildcard_resources
+from constructs.container_repository import image_pull_statements
+from constructs.execution_role import sagemaker_runtime_statements
+
+
+class InferenceRole(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        model_objects: Sequence[str],
+        capture_prefix: str | None,
+        image_repositories: Sequence[ecr.IRepository],
+    ) -> None:
+        """`model_objects`: keys (or key patterns) in the artifacts bucket the models load;
+        `capture_prefix`: where data capture writes; `image_repositories`: where it may pull images from."""
+        super().__init__(scope, id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"Runs the containers of endpoint {endpoint_name}",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="UsePlatformKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                resources=[key.key_arn],
+            ),
+            *sagemaker_runtime_statements(
+                f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/"
+                f"{endpoint_name}:*"
+            ),
+        ]
+        if model_objects:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadModel",
+                    actions=["s3:GetObject"],
+                    resources=[artifacts_bucket.arn_for_objects(k) for k in model_objects],
+                )
+            )
+        if capture_prefix is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="WriteDataCapture",
+                    actions=["s3:PutObject"],
+                    resources=[artifacts_bucket.arn_for_objects(f"{capture_prefix}*")],
+                )
+            )
+        if image_repositories:
+            statements += image_pull_statements(image_repositories)
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Least privilege for the containers of endpoint {endpoint_name}",
+            roles=[self.role],
+            statements=statements,
+        )
+        acknowledge_wildcard_resources(
+            self.policy,
+            "data capture writes new object keys under this endpoint's own prefix; the endpoint's log streams "
+            "are created at run time in its own log group; ecr:GetAuthorizationToken, cloudwatch:PutMetricData "
+            "(limited by namespace) and the EC2 network-interface actions that attach it to the VPC take no resource",
+        )
