@@ -496,7 +496,10 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
                 ("more than one variant", len(variants) > 1),
                 ("a shadow variant", endpoint.get("shadow") is not None),
                 ("data capture", endpoint.get("data_capture") is not None),
-                ("network isolation", endpoint.get("network_isolation") is True),
+                (
+                    "network isolation (on by default: set network_isolation: false)",
+                    endpoint.get("network_isolation", True),
+                ),
                 ("a marketplace model", marketplace),
             )
             if present

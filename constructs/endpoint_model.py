@@ -61,7 +61,7 @@ def _repository_of(scope: Construct, id: str, image_uri: str) -> ecr.IRepository
     arn = Stack.of(scope).format_arn(
         service="ecr", account=account, region=region, resource="repository", resource_name=name
     )
-    return ecr.Repository.from_repository_arn(scope, id, arn)
+    return ecr.Repository.from_repository_attributes(scope, id, repository_arn=arn, repository_name=name)
 
 
 class EndpointModel(Construct):

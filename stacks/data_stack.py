@@ -16,10 +16,16 @@ from constructs import Construct
 from constructs.container_repository import ContainerRepository, repository_id
 from constructs.data_channels import DataChannels
 from constructs.execution_role import SageMakerExecutionRole
+from constructs.latest_approved_model import LatestApprovedModel
 from constructs.model_registry import ModelRegistry
 from constructs.platform_key import PlatformKey
 from constructs.published_outputs import PublishedOutputs
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
+
+
+def latest_approved_parameter(project: str, stage: str) -> str:
+    """SSM parameter holding the ARN of the registry's most recently approved model package."""
+    return f"/{project}/{stage}/latest-approved-model-package"
 
 
 class DataStack(Stack):
@@ -68,6 +74,13 @@ class DataStack(Stack):
             group_name=prefix,
             description=f"Models of {prefix}, registered by its training pipelines",
             removal_policy=removal,
+        )
+
+        self.latest_approved = LatestApprovedModel(
+            self,
+            "LatestApprovedModel",
+            group_name=self.registry.group_name,
+            parameter_name=latest_approved_parameter(config.project, stage),
         )
 
         self.execution_role = SageMakerExecutionRole(
@@ -123,6 +136,11 @@ class DataStack(Stack):
             "ModelPackageGroupArn",
             value=self.registry.group_arn,
             description="Model registry (model package group) ARN",
+        )
+        out.publish(
+            "LatestApprovedModelParameterName",
+            value=self.latest_approved.parameter_name,
+            description="SSM parameter holding the ARN of the most recently approved model package",
         )
         out.publish(
             "ExecutionRoleArn",

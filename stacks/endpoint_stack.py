@@ -11,13 +11,8 @@ from constructs import Construct
 from constructs.endpoint_model import VpcPlacement
 from constructs.published_outputs import PublishedOutputs
 from constructs.realtime_endpoint import RealtimeEndpoint, pascal
-from stacks.data_stack import DataStack, import_platform
+from stacks.data_stack import DataStack, import_platform, latest_approved_parameter
 from stacks.network_stack import NetworkStack
-
-
-def latest_approved_parameter(project: str, stage: str) -> str:
-    """SSM parameter holding the ARN of the registry's most recently approved model package."""
-    return f"/{project}/{stage}/latest-approved-model-package"
 
 
 class EndpointStack(Stack):

@@ -53,7 +53,7 @@ def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str,
         for k, v in outputs.items()
         if not k.startswith(("PublishOutput", "ExportsOutput"))
     }
-    assert len(published) == len(parameters) == 18 + 4 + 2 + 5  # data, network, notebooks, endpoints
+    assert len(published) == len(parameters) == 19 + 4 + 2 + 5  # data, network, notebooks, endpoints
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     assert published["TrainChannelUri"] == f"s3://{published['DataBucketName']}/train/"

@@ -23,6 +23,7 @@ STATEFUL_TYPES = set(STATEFUL_LOGICAL_IDS.values())
 
 DATA_OUTPUTS = {
     "ExecutionRoleArn",
+    "LatestApprovedModelParameterName",
     "KeyArn",
     "DataBucketName",
     "DataBucketArn",
@@ -166,6 +167,43 @@ def test_model_registry(each_stage: SynthesizedStage) -> None:
     each_stage.template("data").has_resource_properties(
         "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": f"smplat-{each_stage.name}"}
     )
+
+
+def test_approvals_publish_the_latest_approved_package_without_a_function(each_stage: SynthesizedStage) -> None:
+    group, parameter = f"smplat-{each_stage.name}", f"/smplat/{each_stage.name}/latest-approved-model-package"
+    (rule,) = each_stage.resources("data", "AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert ":automation-definition/" in json.dumps(target["Arn"]) and json.dumps(target["Arn"]).endswith(
+        ':$DEFAULT"]]}'
+    )
+    assert target["InputTransformer"] == {
+        "InputPathsMap": {"package": "$.detail.ModelPackageArn"},
+        "InputTemplate": '{"ModelPackageArn": [<package>]}',
+    }
+    (runbook,) = each_stage.resources("data", "AWS::SSM::Document").values()
+    assert runbook["Properties"]["DocumentType"] == "Automation"
+    (step,) = runbook["Properties"]["Content"]["mainSteps"]
+    assert step["inputs"] | {"Service": "ssm", "Api": "PutParameter", "Name": parameter} == step["inputs"]
+    assert step["inputs"]["Value"] == "{{ ModelPackageArn }}" and step["inputs"]["Overwrite"] is True
+    # The runbook may write that one parameter and nothing else; CloudFormation never writes it.
+    policies = [json.dumps(p) for p in each_stage.resources("data", "AWS::IAM::ManagedPolicy").values()]
+    (runbook_policy,) = [p for p in policies if "ssm:PutParameter" in p]
+    assert f"parameter{parameter}" in runbook_policy and "*" not in runbook_policy
+    names = {p["Properties"]["Name"] for p in each_stage.resources("data", "AWS::SSM::Parameter").values()}
+    assert parameter not in names
+    assert each_stage.resources("data", "AWS::Lambda::Function") == {}
+    trigger_role = target["RoleArn"]["Fn::GetAtt"][0]
+    (trigger_policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in each_stage.resources("data", "AWS::IAM::ManagedPolicy").values()
+        if p["Properties"]["Roles"] == [{"Ref": trigger_role}]
+    ]
+    assert [s["Action"] for s in trigger_policy] == ["ssm:StartAutomationExecution", "iam:PassRole"]
 
 
 def test_outputs_are_pinned_exported_and_mirrored_in_ssm(each_stage: SynthesizedStage) -> None:
