@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from config import load_stage
+from config.schema import StageConfig
+from constructs.realtime_endpoint import pascal
 from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
 from model_code.contract import CHANNELS, OBJECTIVE
@@ -34,23 +36,42 @@ def main() -> int:
         print("== Deploying every stack of the dev stage with the CDK CLI ...")
         deploy(aws, STAGE)
         outputs: dict[str, str] = {}
-        for role in ("data", "network", "notebooks"):
+        for role in ("data", "network", "notebooks", "endpoints"):
             name = f"{config.project}-{STAGE}-{role}"
             print(f"\nOutputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):
                 if not key.startswith(("PublishOutput", "ExportsOutput")):  # CDK's own cross-stack references
                     outputs[key] = value
-                    print(f"  {key:<26} {value}")
+                    print(f"  {key:<34} {value}")
         prefix = f"/{config.project}/{STAGE}"
         print(f"\nSSM parameters under {prefix}/ (read back with boto3):")
         for name, value in sorted(ssm_parameters(aws, prefix).items()):
-            print(f"  {name:<44} {value}")
-        lifecycle(aws, outputs, work)
+            print(f"  {name:<52} {value}")
+        describe_endpoint(aws)
+        lifecycle(aws, outputs, work, config)
     print(f"\nDone in {time.monotonic() - started:.0f} s; the local AWS and the server are stopped.")
     return 0
 
 
-def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path) -> None:
+def describe_endpoint(aws: LocalAws) -> None:
+    """The endpoint as SageMaker (the local AWS) reports it: configuration, variants, model."""
+    sagemaker = client(aws, "sagemaker")
+    print("\n== The deployed endpoint, read back with boto3")
+    for summary in sagemaker.list_endpoints()["Endpoints"]:
+        endpoint = sagemaker.describe_endpoint(EndpointName=summary["EndpointName"])
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        print(f"  status {endpoint['EndpointStatus']}, configuration {config['EndpointConfigName']}")
+        for variant in config["ProductionVariants"]:
+            model = sagemaker.describe_model(ModelName=variant["ModelName"])
+            print(
+                f"  variant {variant['VariantName']}: {variant['InitialInstanceCount']} x {variant['InstanceType']}, "
+                f"image {model['PrimaryContainer']['Image']}"
+            )
+            print(f"    model {model['PrimaryContainer']['ModelDataUrl']}, subnets {model['VpcConfig']['Subnets']}")
+        print(f"  data capture -> {config['DataCaptureConfig']['DestinationS3Uri']}")
+
+
+def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageConfig) -> None:
     print("\n== Split the sample data into channels (stratified)")
     write_sample_dataset(work / "raw.csv")
     report = split_file(work / "raw.csv", work / "channels", SplitSpec(stratify=True))
@@ -66,9 +87,12 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path) -> None:
     if result.exit_code != 0 or result.model_artifact is None:
         raise SystemExit(f"training failed: {result.failure}")
     print("  " + "  ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()))
-    artifact_key = "models/demo/model.tar.gz"
+    # Where the dev stage's endpoint loads its model from: what is trained here is what it serves.
+    endpoint = config.endpoints[0]
+    artifact_key = endpoint.model.artifact_key
+    assert artifact_key is not None
     s3.upload_file(str(result.model_artifact), outputs["ArtifactsBucketName"], artifact_key)
-    print(f"  model -> s3://{outputs['ArtifactsBucketName']}/{artifact_key}")
+    print(f"  model -> s3://{outputs['ArtifactsBucketName']}/{artifact_key} (endpoint {endpoint.name}'s artifact)")
 
     print("\n== Tune: 6 trials, 2 at a time, median early stopping")
     trials = tune(work / "channels", work / "tune", trials=6, parallel=2, seed=1, static={"num_round": 80})
@@ -77,17 +101,18 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path) -> None:
     print(f"  best {OBJECTIVE.name}={trials[0].objective}; plot: {work / 'tune' / 'trials.png'}")
 
     print("\n== Serve the trained model on SageMaker's container contract and invoke it with boto3")
-    serve_and_invoke(result.model_artifact, work)
+    serve_and_invoke(result.model_artifact, work, outputs[f"Endpoint{pascal(endpoint.name)}Name"])
 
 
-def serve_and_invoke(artifact: Path, work: Path) -> None:
+def serve_and_invoke(artifact: Path, work: Path, endpoint_name: str) -> None:
+    """What a consumer does with the published endpoint name, against the local serving container."""
     with running_server(extract_model(artifact, work / "model")) as url:
         rows, labels = labelled_rows(work / "channels" / "test", limit=3)
         response = runtime_client(url).invoke_endpoint(
-            EndpointName="smplat-dev", ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
+            EndpointName=endpoint_name, ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
         )
         predictions = json.loads(response["Body"].read())["predictions"]
-        print(f"  POST {url}/endpoints/smplat-dev/invocations (3 CSV rows)")
+        print(f"  POST {url}/endpoints/{endpoint_name}/invocations (3 CSV rows)")
         for prediction, label in zip(predictions, labels, strict=True):
             print(f"  score {prediction['score']:.4f}  predicted {prediction['predicted_label']}  actual {label}")
 
