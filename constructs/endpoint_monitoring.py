@@ -67,7 +67,9 @@ class EndpointMonitoring(Construct):
             minutes,
             f"p99 model latency >= {thresholds.latency_p99_ms} ms",
         )
+        # What a deployment watches: the endpoint refers to them by name and depends on them.
         self.rollback_alarms = [self.errors_alarm, self.latency_alarm]
+        self.rollback_alarm_names = [self.alarm_name(a.node.id) for a in self.rollback_alarms]
         self.alarms = [
             *self.rollback_alarms,
             self._alarm(

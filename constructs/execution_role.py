@@ -1,4 +1,4 @@
-"""The platform's SageMaker execution role: what training, processing, tuning and hosting jobs
+"""The platform's SageMaker execution role: what training, processing, tuning and batch transform jobs
 run as. Notebooks may pass this role, and no other, to the jobs they start."""
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ class SageMakerExecutionRole(Construct):
             assumed_by=iam.ServicePrincipal(
                 "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
             ),
-            description="Runs the platform's SageMaker jobs and endpoints",
+            description="Runs the platform's SageMaker jobs (endpoints run as roles of their own)",
         )
         sagemaker_logs = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
-            description="Least privilege for the platform's SageMaker jobs and endpoints",
+            description="Least privilege for the platform's SageMaker jobs",
             roles=[self.role],
             statements=[
                 *data_access_statements(data_bucket, artifacts_bucket),

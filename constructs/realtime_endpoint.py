@@ -72,9 +72,9 @@ class RealtimeEndpoint(Construct):
             capture_prefix=capture_prefix,
             image_repositories=list({r.node.path: r for n in needs for r in n.repositories}.values()),
         )
-        models = {"Model": config.model, **({"ShadowModel": config.shadow.model} if config.shadow else {})}
-        built = {}
-        for model_id, model_config in models.items():
+        sources = {"Model": config.model, **({"ShadowModel": config.shadow.model} if config.shadow else {})}
+        model_names = {}
+        for model_id, model_config in sources.items():
             model = EndpointModel(
                 self,
                 model_id,
@@ -87,12 +87,12 @@ class RealtimeEndpoint(Construct):
                 network_isolation=config.network_isolation,
             )
             model.node.add_dependency(self.role)  # SageMaker checks the role's policy on creation
-            built[model_id] = model.model_name
+            model_names[model_id] = model.model_name
 
         self.monitoring = EndpointMonitoring(
             self, "Monitoring", endpoint_name=endpoint_name, variants=config.variants, thresholds=config.alarms, key=key
         )
-        self.endpoint_config = self._endpoint_config(config, built, key, capture_prefix and self.data_capture_uri)
+        self.endpoint_config = self._endpoint_config(config, model_names, key, self.data_capture_uri)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -104,10 +104,7 @@ class RealtimeEndpoint(Construct):
                 sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=kind)
                 for kind in _not_retained(config)
             ],
-            deployment_config=_guardrails(
-                config.deployment,
-                [self.monitoring.alarm_name(a.node.id) for a in self.monitoring.rollback_alarms],
-            ),
+            deployment_config=_guardrails(config.deployment, self.monitoring.rollback_alarm_names),
         )
         # SageMaker checks that the rollback alarms exist when the endpoint is created or updated.
         for alarm in self.monitoring.rollback_alarms:

@@ -145,7 +145,7 @@ class DataStack(Stack):
         out.publish(
             "ExecutionRoleArn",
             value=self.execution_role.role_arn,
-            description="SageMaker execution role for the platform's jobs and endpoints",
+            description="SageMaker execution role for the platform's jobs",
         )
 
 
