@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -469,6 +470,12 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
     from config.instance_types import is_inf1
 
     problems: list[str] = []
+    name = endpoint.get("name")
+    if isinstance(name, str) and stage is not None and len(full := f"{raw.get('project')}-{stage}-{name}") > 63:
+        problems.append(
+            f"{path}.name: the endpoint name {full!r} has {len(full)} characters; SageMaker allows 63 "
+            "(<project>-<stage>-<name>): shorten the name"
+        )
     model = endpoint.get("model")
     if isinstance(model, dict):
         problems += _model_problems(model, f"{path}.model", raw, stage)
@@ -515,6 +522,11 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
                 "cannot run in a VPC, and such stages keep every workload in the platform's private subnets"
             )
     shadow = endpoint.get("shadow")
+    if shadow is not None and len(variants) != 1:
+        problems.append(
+            f"{path}.shadow: a shadow variant needs exactly one production variant to copy traffic from, "
+            f"got {len(variants)}"
+        )
     if isinstance(shadow, dict):
         problems += _instance_type_problems(shadow.get("instance_type"), f"{path}.shadow.instance_type")
         if isinstance(shadow.get("model"), dict):
@@ -612,6 +624,9 @@ def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) ->
                 problems.append(f"{here}: min_capacity {low} > max_capacity {high}")
             if sandbox is False and isinstance(low, int) and low < 2:
                 problems.append(f"{here}.min_capacity: {low} is refused: {multi_az}")
+            zone = action.get("timezone", "UTC")
+            if isinstance(zone, str) and not _is_time_zone(zone):
+                problems.append(f"{here}.timezone: {zone!r} is not an IANA time zone, e.g. UTC, Europe/Paris")
             schedule = action.get("schedule")
             if isinstance(schedule, str) and not re.fullmatch(r"(cron|rate|at)\(.+\)", schedule):
                 problems.append(
@@ -619,6 +634,14 @@ def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) ->
                     "use cron(...), rate(...) or at(...), e.g. cron(0 7 ? * MON-FRI *)"
                 )
     return problems
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _instance_type_problems(kind: object, path: str) -> list[str]:

@@ -115,6 +115,30 @@ def test_bad_variants_are_named(variant: dict[str, Any], expected: str) -> None:
     assert_refused(with_variant(DEV, **variant), expected)
 
 
+def test_schedules_need_real_time_zones_and_names_fit_sagemaker() -> None:
+    action = {"name": "mornings", "schedule": "cron(0 7 * * ? *)", "timezone": "Europe/Nowhere"}
+    raw = with_variant(
+        DEV, autoscaling={**SCALING, "min_capacity": 1, "scheduled": [action | {"min_capacity": 1, "max_capacity": 2}]}
+    )
+    assert_refused(raw, r"^endpoints.0.variants.0.autoscaling.scheduled.0.timezone: 'Europe/Nowhere' is not an IANA")
+    long_name = "fraud-scoring-with-a-long-name"  # 30 characters, the most a name may have
+    assert_refused(
+        with_endpoint(DEV, name=long_name),
+        r"^endpoints.0.name: the endpoint name 'smplat-a-very-long-stage-name-.*' has 72 characters; SageMaker "
+        "allows 63",
+        stage="a-very-long-stage-name-for-testing",
+    )
+
+
+def test_a_shadow_copies_one_production_variant() -> None:
+    shadow = {"model": DEV["endpoints"][0]["model"], "instance_type": "ml.m5.large"}
+    variants = [{"name": "a", "instance_type": "ml.m5.large"}, {"name": "b", "instance_type": "ml.m5.large"}]
+    assert_refused(
+        with_endpoint(DEV, variants=variants, shadow=shadow),
+        r"^endpoints.0.shadow: a shadow variant needs exactly one production variant to copy traffic from, got 2$",
+    )
+
+
 def test_weights_that_sum_to_zero_are_refused() -> None:
     raw = with_endpoint(
         DEV,

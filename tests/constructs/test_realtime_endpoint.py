@@ -126,12 +126,8 @@ def test_a_serverless_endpoint_has_no_vpc_no_instance_alarms_and_no_scaling_targ
     assert of_type(template, "AWS::ApplicationAutoScaling::ScalableTarget") == {}
 
 
-def test_shadow_and_weighted_variants_with_linear_shifting(tmp_path: Path) -> None:
+def test_a_shadow_variant_runs_a_challenger_from_a_built_in_image(tmp_path: Path) -> None:
     entry = endpoint_entry(
-        variants=[
-            {"name": "blue", "instance_type": "ml.m5.large", "weight": 3},
-            {"name": "green", "instance_type": "ml.c5.xlarge", "weight": 1},
-        ],
         shadow={
             "model": {
                 "source": "artifact",
@@ -147,29 +143,48 @@ def test_shadow_and_weighted_variants_with_linear_shifting(tmp_path: Path) -> No
     models = of_type(template, "AWS::SageMaker::Model")
     shadow_id = next(k for k in models if "ShadowModel" in k)
     assert models[shadow_id]["Properties"]["PrimaryContainer"]["Image"] == XGBOOST_IMAGE
+    (shadow,) = single(template, "AWS::SageMaker::EndpointConfig")["Properties"]["ShadowProductionVariants"]
+    assert shadow["ModelName"] == {"Fn::GetAtt": [shadow_id, "ModelName"]} and shadow["InitialVariantWeight"] == 0.5
+    routing = single(template, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert routing["TrafficRoutingConfiguration"]["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+    # The role may pull the built-in image's repository (in AWS's account) besides the platform's,
+    # and read the challenger's artifact.
+    role = json.dumps(
+        [p for p in of_type(template, "AWS::IAM::ManagedPolicy").values() if "ReadModel" in json.dumps(p)]
+    )
+    assert ":683313688378:repository/sagemaker-xgboost" in role and "/models/challenger/model.tar.gz" in role
+    # Alarms watch production only: a failing challenger must not roll production back.
+    alarms = json.dumps(of_type(template, "AWS::CloudWatch::Alarm"))
+    assert '"Value": "primary"' in alarms and "shadow" not in alarms
+
+
+def test_weighted_variants_are_watched_together(tmp_path: Path) -> None:
+    entry = endpoint_entry(
+        variants=[
+            {"name": "blue", "instance_type": "ml.m5.large", "weight": 3},
+            {"name": "green", "instance_type": "ml.c5.xlarge", "weight": 1},
+        ]
+    )
+    template, _ = synthesize(tmp_path, entry)
     config = single(template, "AWS::SageMaker::EndpointConfig")["Properties"]
     assert [(v["VariantName"], v["InitialVariantWeight"]) for v in config["ProductionVariants"]] == [
         ("blue", 3),
         ("green", 1),
     ]
-    (shadow,) = config["ShadowProductionVariants"]
-    assert shadow["ModelName"] == {"Fn::GetAtt": [shadow_id, "ModelName"]} and shadow["InitialVariantWeight"] == 0.5
-    routing = single(template, "AWS::SageMaker::Endpoint")["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"]
-    assert routing["TrafficRoutingConfiguration"]["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
-    # Alarms span both production variants and leave the shadow out; CPU is divided by each type's vCPUs.
-    cpu = next(
-        a for a in of_type(template, "AWS::CloudWatch::Alarm").values() if a["Properties"]["AlarmName"].endswith("-cpu")
-    )
-    metrics = cpu["Properties"]["Metrics"]
+    # One alarm per signal over both variants; CPU is divided by each type's vCPUs.
+    alarms = {
+        a["Properties"]["AlarmName"]: a["Properties"] for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+    }
+    metrics = alarms["smplat-dev-sample-cpu"]["Metrics"]
     variants = {m["MetricStat"]["Metric"]["Dimensions"][1]["Value"] for m in metrics if "MetricStat" in m}
     assert variants == {"blue", "green"}
     (expression,) = [m["Expression"] for m in metrics if "Expression" in m]
     assert expression == "MAX([cpuutilization0 / 2, cpuutilization1 / 4])"
-    # The role may pull the built-in image's repository (AWS's account), besides the platform's.
-    pull = json.dumps(
-        [p for p in of_type(template, "AWS::IAM::ManagedPolicy").values() if "PullPlatformImages" in json.dumps(p)]
-    )
-    assert ":683313688378:repository/sagemaker-xgboost" in pull
+    (errors,) = [m["Expression"] for m in alarms["smplat-dev-sample-errors5xx"]["Metrics"] if "Expression" in m]
+    assert errors == "SUM([invocation5xxerrors0, invocation5xxerrors1])"
+    # Neither variant autoscales: the stage file's instance counts apply on every deployment.
+    excluded = single(template, "AWS::SageMaker::Endpoint")["Properties"]["ExcludeRetainedVariantProperties"]
+    assert excluded == [{"VariantPropertyType": "DesiredWeight"}, {"VariantPropertyType": "DesiredInstanceCount"}]
 
 
 def test_a_registry_version_by_arn_needs_no_deploy_time_lookup(tmp_path: Path) -> None:
