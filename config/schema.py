@@ -395,6 +395,11 @@ class StageConfig(_Strict):
         return self.account is None
 
 
+def _repeated(values: list[Any]) -> list[str]:
+    """The values that occur more than once, as sorted strings."""
+    return sorted({str(v) for v in values if values.count(v) > 1})
+
+
 def cross_field_problems(raw: dict[str, object], stage: str | None = None) -> list[str]:
     """Rules that span fields, checked on the raw mapping so they are reported alongside
     field errors (pydantic skips model validators once any field fails). `stage` is the stage
@@ -431,7 +436,7 @@ def cross_field_problems(raw: dict[str, object], stage: str | None = None) -> li
     if isinstance(data, dict):
         repos = data.get("container_repositories")
         if isinstance(repos, list):
-            dupes = sorted({r for r in repos if repos.count(r) > 1}, key=str)
+            dupes = _repeated(repos)
             if dupes:
                 problems.append(f"data.container_repositories: {dupes} listed more than once; names must be unique")
     notebooks = raw.get("notebooks")
@@ -457,7 +462,7 @@ DEPLOYMENT_STEPS = {"all_at_once": 0, "canary": 1}
 def _endpoint_problems(endpoints: list[object], raw: dict[str, object], stage: str | None) -> list[str]:
     problems: list[str] = []
     names = [e.get("name") for e in endpoints if isinstance(e, dict)]
-    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    dupes = _repeated(names)
     if dupes:
         problems.append(f"endpoints: names {dupes} are used more than once; each endpoint needs its own name")
     for index, endpoint in enumerate(endpoints):
@@ -487,7 +492,7 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
         else [{"instance_type": "ml.m5.large"}]
     )
     names = [v.get("name", "primary") for v in variants]
-    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    dupes = _repeated(names)
     if dupes:
         problems.append(f"{path}.variants: names {dupes} are used more than once; each variant needs its own name")
     weights = [v.get("weight", 1.0) for v in variants]
@@ -746,7 +751,7 @@ def _notebook_problems(notebooks: list[object]) -> list[str]:
 
     problems: list[str] = []
     names = [n.get("name") for n in notebooks if isinstance(n, dict)]
-    dupes = sorted({str(n) for n in names if names.count(n) > 1})
+    dupes = _repeated(names)
     if dupes:
         problems.append(f"notebooks: names {dupes} are used more than once; each notebook needs its own name")
     for index, notebook in enumerate(notebooks):

@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import data_access_statements
+from constructs.service_role import service_role
 
 
 class SageMakerExecutionRole(Construct):
@@ -32,12 +33,10 @@ class SageMakerExecutionRole(Construct):
         repositories: Sequence[ecr.IRepository],
     ) -> None:
         super().__init__(scope, id)
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            service="sagemaker.amazonaws.com",
             description="Runs the platform's SageMaker jobs (endpoints run as roles of their own)",
         )
         sagemaker_logs = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"

@@ -15,6 +15,7 @@ from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.execution_role import sagemaker_runtime_statements
+from constructs.service_role import service_role
 
 
 class InferenceRole(Construct):
@@ -33,12 +34,10 @@ class InferenceRole(Construct):
         """`model_objects`: keys (or key patterns) in the artifacts bucket the models load;
         `capture_prefix`: where data capture writes; `image_repositories`: where it may pull images from."""
         super().__init__(scope, id)
-        self.role = iam.Role(
+        self.role = service_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            service="sagemaker.amazonaws.com",
             description=f"Runs the containers of endpoint {endpoint_name}",
         )
         statements = [

@@ -8,12 +8,13 @@ only by the runbook (not by CloudFormation), so a deploy never resets it."""
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from constructs.service_role import service_role
 
 
 class LatestApprovedModel(Construct):
@@ -24,12 +25,10 @@ class LatestApprovedModel(Construct):
         parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_name.removeprefix("/")
         )
-        self.runbook_role = iam.Role(
+        self.runbook_role = service_role(
             self,
             "RunbookRole",
-            assumed_by=iam.ServicePrincipal(
-                "ssm.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            service="ssm.amazonaws.com",
             description=f"Writes {parameter_name} when a package of {group_name} is approved",
         )
         iam.ManagedPolicy(
@@ -74,12 +73,10 @@ class LatestApprovedModel(Construct):
         runbook_arn = stack.format_arn(
             service="ssm", resource="automation-definition", resource_name=f"{self.runbook.ref}:$DEFAULT"
         )
-        self.trigger_role = iam.Role(
+        self.trigger_role = service_role(
             self,
             "TriggerRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
+            service="events.amazonaws.com",
             description=f"Starts the runbook that publishes approved packages of {group_name}",
         )
         iam.ManagedPolicy(

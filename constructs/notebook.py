@@ -19,6 +19,7 @@ from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import data_access_statements
 from constructs.notebook_lifecycle import NotebookLifecycle
+from constructs.service_role import service_role
 
 
 class Notebook(Construct):
@@ -49,13 +50,8 @@ class Notebook(Construct):
             allow_all_outbound=False,
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            ),
-            description=f"Notebook {self.instance_name}",
+        self.role = service_role(
+            self, "Role", service="sagemaker.amazonaws.com", description=f"Notebook {self.instance_name}"
         )
         own_arn = stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=self.instance_name)
         jobs = [
