@@ -103,6 +103,16 @@ def test_endpoint_updates_blue_green_and_rolls_back_on_its_alarms(each_stage: Sy
     assert metrics == {"Invocation5XXErrors", "ModelLatency"}
 
 
+def test_logical_ids_of_the_endpoint_and_its_scaling_target_are_pinned(stages: dict[str, SynthesizedStage]) -> None:
+    # The endpoint has a fixed name: if a refactor changed its logical ID, CloudFormation would
+    # create the "new" endpoint before deleting the old one, and fail on the name.
+    dev = stages["dev"]
+    assert only(dev, "AWS::SageMaker::Endpoint")[0] == "EndpointSampleEndpointABDB3F8C"
+    assert (
+        only(dev, "AWS::ApplicationAutoScaling::ScalableTarget")[0] == "EndpointSamplePrimaryAutoscalingTarget019F3315"
+    )
+
+
 def test_autoscaling_is_registered_after_the_endpoint(each_stage: SynthesizedStage) -> None:
     endpoint_id, _ = only(each_stage, "AWS::SageMaker::Endpoint")
     _, target = only(each_stage, "AWS::ApplicationAutoScaling::ScalableTarget")
