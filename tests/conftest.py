@@ -1,4 +1,6 @@
-"""Session fixtures: every stage in config/ is synthesized once, in-process, with the cdk-nag packs."""
+"""Session fixtures: every stage in config/ is synthesized once, in-process, with the cdk-nag packs;
+the sample data is split into channels and a model trained from it through the real SageMaker
+training toolkit, once (the model code and the deploy tests both use it)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from aws_cdk.assertions import Template
 from app import add_compliance_checks, compose
 from config import available_stages, load_stage
 from config.schema import StageConfig
+from model_code.data import write_sample_dataset
+from model_code.local_training import TrainingResult, run_training_job
+from model_code.split import SplitSpec, split_file
 from stacks.platform_stage import PlatformStage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,3 +82,18 @@ def stages(app_and_stages: tuple[cdk.App, dict[str, SynthesizedStage]]) -> dict[
 @pytest.fixture(scope="session", params=["dev", "prod"])
 def each_stage(request: pytest.FixtureRequest, stages: dict[str, SynthesizedStage]) -> SynthesizedStage:
     return stages[request.param]
+
+
+@pytest.fixture(scope="session")
+def channels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("data")
+    write_sample_dataset(work / "raw.csv")
+    split_file(work / "raw.csv", work / "channels", SplitSpec(stratify=True))
+    return work / "channels"
+
+
+@pytest.fixture(scope="session")
+def trained(channels: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    result = run_training_job(tmp_path_factory.mktemp("job"), channels, {"max_depth": 3, "checkpoint_interval": 5})
+    assert result.exit_code == 0, result.log[-3000:]
+    return result

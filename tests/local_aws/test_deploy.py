@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ import yaml
 
 from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
+from model_code.lifecycle import labelled_rows, runtime_client
+from model_code.local_training import TrainingResult
+from model_code.serve import extract_model, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -95,6 +99,28 @@ def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_depl
     assert model["VpcConfig"]["Subnets"] == first_deploy["network"]["PrivateSubnetIds"].split(",")
     assert model["VpcConfig"]["SecurityGroupIds"] == [first_deploy["network"]["WorkloadSecurityGroupId"]]
     assert published["EndpointSampleName"] == "smplat-dev-sample"
+
+
+def test_the_endpoint_model_runs_in_the_serving_container_and_answers_by_the_published_name(
+    aws: LocalAws, first_deploy: dict[str, dict[str, str]], trained: TrainingResult, channels: Path, tmp_path: Path
+) -> None:
+    """The dev endpoint's model, trained by the model code, fetched from where the deployed model
+    says, run by the serving entry point and invoked as the README tells consumers to."""
+    _, _, model = deployed_endpoint(aws)
+    bucket, key = model["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").split("/", 1)
+    s3 = client(aws, "s3")
+    assert trained.model_artifact is not None
+    s3.upload_file(str(trained.model_artifact), bucket, key)  # as `make demo` does after training
+    s3.download_file(bucket, key, str(tmp_path / "model.tar.gz"))  # as SageMaker does on each instance
+    name = client(aws, "ssm").get_parameter(Name="/smplat/dev/endpoint-sample-name")["Parameter"]["Value"]
+    rows, labels = labelled_rows(channels / "test", limit=8)
+    with running_server(extract_model(tmp_path / "model.tar.gz", tmp_path / "model"), workers=1) as url:
+        response = runtime_client(url).invoke_endpoint(
+            EndpointName=name, ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
+        )
+    predictions = json.loads(response["Body"].read())["predictions"]
+    assert len(predictions) == len(rows) == 8
+    assert sum(p["predicted_label"] == int(label) for p, label in zip(predictions, labels, strict=True)) >= 7
 
 
 def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
