@@ -456,7 +456,6 @@ PACKAGE_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):model-package/"
     r"(?P<name>[A-Za-z0-9](-*[A-Za-z0-9]){0,62})(/(?P<version>\d+))?$"
 )
-DEPLOYMENT_STEPS = {"all_at_once": 0, "canary": 1}
 
 
 def _endpoint_problems(endpoints: list[object], raw: dict[str, object], stage: str | None) -> list[str]:
@@ -472,8 +471,6 @@ def _endpoint_problems(endpoints: list[object], raw: dict[str, object], stage: s
 
 
 def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, object], stage: str | None) -> list[str]:
-    from config.instance_types import is_inf1
-
     problems: list[str] = []
     name = endpoint.get("name")
     if isinstance(name, str) and stage is not None and len(full := f"{raw.get('project')}-{stage}-{name}") > 63:
@@ -489,43 +486,19 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
     variants = (
         [v for v in variants if isinstance(v, dict)]
         if isinstance(variants, list)
-        else [{"instance_type": "ml.m5.large"}]
+        else [v.model_dump() for v in _default(EndpointConfig, "variants")]
     )
-    names = [v.get("name", "primary") for v in variants]
+    names = [v.get("name", _default(VariantConfig, "name")) for v in variants]
     dupes = _repeated(names)
     if dupes:
         problems.append(f"{path}.variants: names {dupes} are used more than once; each variant needs its own name")
-    weights = [v.get("weight", 1.0) for v in variants]
+    weights = [v.get("weight", _default(VariantConfig, "weight")) for v in variants]
     if all(isinstance(w, (int, float)) and w >= 0 for w in weights) and sum(weights) == 0:
         problems.append(f"{path}.variants: weights {weights} sum to zero; at least one variant must take traffic")
-    serverless = [v for v in variants if v.get("serverless") is not None]
     for number, variant in enumerate(variants):
         problems += _variant_problems(variant, f"{path}.variants.{number}", sandbox=raw.get("sandbox"))
-    if serverless:
-        refused = [
-            label
-            for label, present in (
-                ("more than one variant", len(variants) > 1),
-                ("a shadow variant", endpoint.get("shadow") is not None),
-                ("data capture", endpoint.get("data_capture") is not None),
-                (
-                    "network isolation (on by default: set network_isolation: false)",
-                    endpoint.get("network_isolation", True),
-                ),
-                ("a marketplace model", marketplace),
-            )
-            if present
-        ]
-        if refused:
-            problems.append(
-                f"{path}: a serverless variant cannot be combined with {', '.join(refused)} "
-                "(SageMaker Serverless Inference supports none of them)"
-            )
-        if raw.get("sandbox") is False:
-            problems.append(
-                f"{path}.variants: serverless is refused in a stage with sandbox: false: serverless endpoints "
-                "cannot run in a VPC, and such stages keep every workload in the platform's private subnets"
-            )
+    if any(v.get("serverless") is not None for v in variants):
+        problems += _serverless_problems(endpoint, variants, path, sandbox=raw.get("sandbox"), marketplace=marketplace)
     shadow = endpoint.get("shadow")
     if shadow is not None and len(variants) != 1:
         problems.append(
@@ -536,33 +509,79 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
         problems += _instance_type_problems(shadow.get("instance_type"), f"{path}.shadow.instance_type")
         if isinstance(shadow.get("model"), dict):
             problems += _model_problems(shadow["model"], f"{path}.shadow.model", raw, stage)
-    deployment = endpoint.get("deployment") if isinstance(endpoint.get("deployment"), dict) else {}
-    assert isinstance(deployment, dict)
-    shifting = deployment.get("traffic_shifting", "canary")
+    deployment = endpoint.get("deployment")
+    problems += _deployment_problems(
+        deployment if isinstance(deployment, dict) else {}, variants, f"{path}.deployment", marketplace=marketplace
+    )
+    return problems
+
+
+def _serverless_problems(
+    endpoint: dict[str, Any], variants: list[dict[str, Any]], path: str, *, sandbox: object, marketplace: bool
+) -> list[str]:
+    problems: list[str] = []
+    refused = [
+        label
+        for label, present in (
+            ("more than one variant", len(variants) > 1),
+            ("a shadow variant", endpoint.get("shadow") is not None),
+            ("data capture", endpoint.get("data_capture") is not None),
+            (
+                "network isolation (on by default: set network_isolation: false)",
+                endpoint.get("network_isolation", _default(EndpointConfig, "network_isolation")),
+            ),
+            ("a marketplace model", marketplace),
+        )
+        if present
+    ]
+    if refused:
+        problems.append(
+            f"{path}: a serverless variant cannot be combined with {', '.join(refused)} "
+            "(SageMaker Serverless Inference supports none of them)"
+        )
+    if sandbox is False:
+        problems.append(
+            f"{path}.variants: serverless is refused in a stage with sandbox: false: serverless endpoints "
+            "cannot run in a VPC, and such stages keep every workload in the platform's private subnets"
+        )
+    return problems
+
+
+def _deployment_problems(
+    deployment: dict[str, Any], variants: list[dict[str, Any]], path: str, *, marketplace: bool
+) -> list[str]:
+    from config.instance_types import is_inf1
+
+    problems: list[str] = []
+    setting = {name: deployment.get(name, _default(DeploymentConfig, name)) for name in DeploymentConfig.model_fields}
+    shifting = setting["traffic_shifting"]
     inf1 = [
-        v.get("instance_type")
-        for v in variants
-        if isinstance(v.get("instance_type"), str) and is_inf1(v["instance_type"])
+        v["instance_type"] for v in variants if isinstance(v.get("instance_type"), str) and is_inf1(v["instance_type"])
     ]
     if shifting != "all_at_once" and (marketplace or inf1):
         cause = "a marketplace model" if marketplace else f"Inferentia 1 instances ({inf1[0]})"
         problems.append(
-            f"{path}.deployment.traffic_shifting: {shifting!r} is not possible with {cause}: SageMaker falls back to "
+            f"{path}.traffic_shifting: {shifting!r} is not possible with {cause}: SageMaker falls back to "
             "all-at-once without baking for them; set traffic_shifting: all_at_once"
         )
-    wait, bake, limit = (
-        deployment.get(k, d) for k, d in (("wait_minutes", 5), ("bake_minutes", 10), ("max_minutes", 60))
+    wait, bake, limit, step = (
+        setting[k] for k in ("wait_minutes", "bake_minutes", "max_minutes", "linear_step_percent")
     )
-    step = deployment.get("linear_step_percent", 20)
     if all(isinstance(x, int) for x in (wait, bake, limit, step)) and step > 0:
-        waits = DEPLOYMENT_STEPS.get(str(shifting), -(-100 // step) - 1)
+        # Pauses between shifts: none all at once, one after a canary, one per linear step but the last.
+        waits = {"all_at_once": 0, "canary": 1}.get(str(shifting), -(-100 // step) - 1)
         if wait * waits + bake >= limit:
             problems.append(
-                f"{path}.deployment.max_minutes: {limit} leaves no time to deploy: {shifting} waits "
+                f"{path}.max_minutes: {limit} leaves no time to deploy: {shifting} waits "
                 f"{waits} x {wait} min between steps and bakes {bake} min; "
                 f"raise max_minutes above {wait * waits + bake}"
             )
     return problems
+
+
+def _default(model: type[BaseModel], field: str) -> Any:
+    """A field's default, so that rules on the raw mapping see what the schema will fill in."""
+    return model.model_fields[field].get_default(call_default_factory=True)
 
 
 def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) -> list[str]:
@@ -588,7 +607,7 @@ def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) ->
             problems.append(f"{path}.autoscaling: serverless variants scale by themselves; remove autoscaling")
         return problems
     problems += _instance_type_problems(kind, f"{path}.instance_type")
-    count = variant.get("initial_instance_count", 1)
+    count = variant.get("initial_instance_count", _default(VariantConfig, "initial_instance_count"))
     scaling = variant.get("autoscaling")
     if isinstance(kind, str) and is_burstable(kind) and scaling is not None:
         problems.append(
@@ -629,7 +648,7 @@ def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) ->
                 problems.append(f"{here}: min_capacity {low} > max_capacity {high}")
             if sandbox is False and isinstance(low, int) and low < 2:
                 problems.append(f"{here}.min_capacity: {low} is refused: {multi_az}")
-            zone = action.get("timezone", "UTC")
+            zone = action.get("timezone", _default(ScheduledCapacity, "timezone"))
             if isinstance(zone, str) and not _is_time_zone(zone):
                 problems.append(f"{here}.timezone: {zone!r} is not an IANA time zone, e.g. UTC, Europe/Paris")
             schedule = action.get("schedule")
