@@ -88,14 +88,16 @@ def test_checkov_reports_nothing_but_the_inline_skip(cli_out: Path) -> None:
 
 def test_bad_stage_file_stops_synth_with_a_clear_message(tmp_path: Path) -> None:
     dev = (ROOT / "config" / "dev.yaml").read_text()
-    (tmp_path / "dev.yaml").write_text(dev.replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/33") + "colour: blue\n")
+    bad = dev.replace("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/33").replace("min_capacity: 1", "min_capacity: 3")
+    (tmp_path / "dev.yaml").write_text(bad + "colour: blue\n")
     result = cdk(
         ["synth", "--quiet", "-c", "stage=dev", "-c", f"config_dir={tmp_path}", "-o", str(tmp_path / "out")], tmp_path
     )
     assert result.returncode != 0
-    assert f"Invalid configuration: {tmp_path / 'dev.yaml'}: 2 problems" in result.stderr
+    assert f"Invalid configuration: {tmp_path / 'dev.yaml'}: 3 problems" in result.stderr
     assert "  - colour: unknown key (value 'blue')" in result.stderr
     assert "  - network.cidr: '10.40.0.0/33' is not a valid IPv4 CIDR block" in result.stderr
+    assert "  - endpoints.0.variants.0.autoscaling: min_capacity 3 > max_capacity 2" in result.stderr
     assert "Traceback" not in result.stderr
 
 
