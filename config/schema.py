@@ -400,6 +400,14 @@ def _repeated(values: list[Any]) -> list[str]:
     return sorted({str(v) for v in values if values.count(v) > 1})
 
 
+def _name_clashes(entries: list[dict[str, Any]], path: str, noun: str, default: object = None) -> list[str]:
+    """One problem naming the entries of a list that share a name (`default` when one has none)."""
+    dupes = _repeated([entry.get("name", default) for entry in entries])
+    if not dupes:
+        return []
+    return [f"{path}: names {dupes} are used more than once; each {noun} needs its own name"]
+
+
 def cross_field_problems(raw: dict[str, object], stage: str | None = None) -> list[str]:
     """Rules that span fields, checked on the raw mapping so they are reported alongside
     field errors (pydantic skips model validators once any field fails). `stage` is the stage
@@ -460,10 +468,7 @@ PACKAGE_ARN = re.compile(
 
 def _endpoint_problems(endpoints: list[object], raw: dict[str, object], stage: str | None) -> list[str]:
     problems: list[str] = []
-    names = [e.get("name") for e in endpoints if isinstance(e, dict)]
-    dupes = _repeated(names)
-    if dupes:
-        problems.append(f"endpoints: names {dupes} are used more than once; each endpoint needs its own name")
+    problems += _name_clashes([e for e in endpoints if isinstance(e, dict)], "endpoints", "endpoint")
     for index, endpoint in enumerate(endpoints):
         if isinstance(endpoint, dict):
             problems += _one_endpoint_problems(endpoint, f"endpoints.{index}", raw, stage)
@@ -488,10 +493,7 @@ def _one_endpoint_problems(endpoint: dict[str, Any], path: str, raw: dict[str, o
         if isinstance(variants, list)
         else [v.model_dump() for v in _default(EndpointConfig, "variants")]
     )
-    names = [v.get("name", _default(VariantConfig, "name")) for v in variants]
-    dupes = _repeated(names)
-    if dupes:
-        problems.append(f"{path}.variants: names {dupes} are used more than once; each variant needs its own name")
+    problems += _name_clashes(variants, f"{path}.variants", "variant", default=_default(VariantConfig, "name"))
     weights = [v.get("weight", _default(VariantConfig, "weight")) for v in variants]
     if all(isinstance(w, (int, float)) and w >= 0 for w in weights) and sum(weights) == 0:
         problems.append(f"{path}.variants: weights {weights} sum to zero; at least one variant must take traffic")
@@ -769,10 +771,7 @@ def _notebook_problems(notebooks: list[object]) -> list[str]:
     from config.instance_types import NOTEBOOK_INSTANCE_TYPES
 
     problems: list[str] = []
-    names = [n.get("name") for n in notebooks if isinstance(n, dict)]
-    dupes = _repeated(names)
-    if dupes:
-        problems.append(f"notebooks: names {dupes} are used more than once; each notebook needs its own name")
+    problems += _name_clashes([n for n in notebooks if isinstance(n, dict)], "notebooks", "notebook")
     for index, notebook in enumerate(notebooks):
         if not isinstance(notebook, dict):
             continue
