@@ -552,7 +552,7 @@ def _serverless_problems(
 def _deployment_problems(
     deployment: dict[str, Any], variants: list[dict[str, Any]], path: str, *, marketplace: bool
 ) -> list[str]:
-    from config.instance_types import is_inf1
+    from sagemaker_facts import is_inf1
 
     problems: list[str] = []
     setting = {name: deployment.get(name, _default(DeploymentConfig, name)) for name in DeploymentConfig.model_fields}
@@ -587,7 +587,7 @@ def _default(model: type[BaseModel], field: str) -> Any:
 
 
 def _variant_problems(variant: dict[str, Any], path: str, *, sandbox: object) -> list[str]:
-    from config.instance_types import is_burstable
+    from sagemaker_facts import is_burstable
 
     problems: list[str] = []
     kind, serverless = variant.get("instance_type"), variant.get("serverless")
@@ -671,7 +671,7 @@ def _is_time_zone(name: str) -> bool:
 
 
 def _instance_type_problems(kind: object, path: str) -> list[str]:
-    from config.instance_types import HOSTING_INSTANCE_TYPE
+    from sagemaker_facts import HOSTING_INSTANCE_TYPE
 
     if isinstance(kind, str) and not HOSTING_INSTANCE_TYPE.fullmatch(kind):
         return [
@@ -768,7 +768,7 @@ def _model_problems(model: dict[str, Any], path: str, raw: dict[str, object], st
 
 
 def _notebook_problems(notebooks: list[object]) -> list[str]:
-    from config.instance_types import NOTEBOOK_INSTANCE_TYPES
+    from sagemaker_facts import NOTEBOOK_INSTANCE_TYPES
 
     problems: list[str] = []
     problems += _name_clashes([n for n in notebooks if isinstance(n, dict)], "notebooks", "notebook")

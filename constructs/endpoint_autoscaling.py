@@ -13,9 +13,9 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config.instance_types import vcpus
 from config.schema import AutoscalingConfig
 from constructs import Construct
+from sagemaker_facts import vcpus
 
 SERVICE_LINKED_ROLE = (
     "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"

@@ -16,9 +16,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
-from config.instance_types import vcpus
 from config.schema import AlarmsConfig, VariantConfig
 from constructs import Construct
+from sagemaker_facts import vcpus
 
 INVOCATION_METRICS = "AWS/SageMaker"
 INSTANCE_METRICS = "/aws/sagemaker/Endpoints"

@@ -19,7 +19,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config.instance_types import has_local_nvme
 from config.schema import DeploymentConfig, EndpointConfig
 from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
@@ -28,6 +27,7 @@ from constructs.endpoint_model import EndpointModel, VpcPlacement, model_needs
 from constructs.endpoint_monitoring import EndpointMonitoring
 from constructs.inference_role import InferenceRole
 from model_code.contract import CSV, JSON
+from sagemaker_facts import has_local_nvme
 
 DATA_CAPTURE_PREFIX = "data-capture"
 
