@@ -12,12 +12,6 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
-def repository_id(name: str) -> str:
-    """The PascalCase stem of a configured repository's construct ID and output IDs
-    (`training` -> `TrainingRepository`, `TrainingRepositoryArn`): one rule for every stack."""
-    return name.title().replace("-", "")
-
-
 class ContainerRepository(Construct):
     """Immutable tags, scan on push, KMS, and lifecycle rules that bound storage cost."""
 

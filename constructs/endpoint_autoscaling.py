@@ -15,6 +15,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 from config.schema import AutoscalingConfig
 from constructs import Construct
+from naming import pascal
 from sagemaker_facts import vcpus
 
 SERVICE_LINKED_ROLE = (
@@ -90,7 +91,7 @@ class EndpointAutoscaling(Construct):
             )
         for action in config.scheduled:
             self.target.scale_on_schedule(
-                "".join(part.capitalize() for part in action.name.split("-")),
+                pascal(action.name),
                 schedule=appscaling.Schedule.expression(action.schedule),
                 time_zone=TimeZone.of(action.timezone),
                 min_capacity=action.min_capacity,

@@ -18,6 +18,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from config.schema import AlarmsConfig, VariantConfig
 from constructs import Construct
+from naming import kebab
 from sagemaker_facts import vcpus
 
 INVOCATION_METRICS = "AWS/SageMaker"
@@ -116,7 +117,7 @@ class EndpointMonitoring(Construct):
 
     def alarm_name(self, alarm_id: str) -> str:
         """`<endpoint>-errors5xx`, `<endpoint>-latency-p99`, ... (Errors5xx, LatencyP99, ...)."""
-        return f"{self._endpoint_name}-{re.sub('(?<=[a-z0-9])(?=[A-Z])', '-', alarm_id).lower()}"
+        return f"{self._endpoint_name}-{kebab(alarm_id)}"
 
     def _across(
         self, function: str, namespace: str, metric: str, statistic: str, label: str, *, per_core: bool = False

@@ -29,7 +29,8 @@ class Notebook(Construct):
         id: str,
         *,
         config: NotebookConfig,
-        name_prefix: str,
+        instance_name: str,
+        job_name_prefix: str,
         ssm_prefix: str,
         vpc: ec2.IVpc,
         subnet: ec2.ISubnet,
@@ -40,7 +41,7 @@ class Notebook(Construct):
         execution_role: iam.IRole,
     ) -> None:
         super().__init__(scope, id)
-        self.instance_name = f"{name_prefix}-{config.name}"
+        self.instance_name = instance_name
         stack = Stack.of(self)
         self.security_group = ec2.SecurityGroup(
             self,
@@ -55,7 +56,7 @@ class Notebook(Construct):
         )
         own_arn = stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=self.instance_name)
         jobs = [
-            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{name_prefix}-*")
+            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{job_name_prefix}-*")
             for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline")
         ]
         policy = iam.ManagedPolicy(
@@ -127,7 +128,7 @@ class Notebook(Construct):
                 "IDLE_TIMEOUT_MINUTES": str(config.idle_timeout_minutes),
                 "IDLE_IGNORES_OPEN_BROWSERS": str(config.idle_ignores_open_browsers).lower(),
                 "PIP_PACKAGES": " ".join(config.pip_packages),
-                "PLATFORM_PREFIX": name_prefix,
+                "PLATFORM_PREFIX": job_name_prefix,
                 "SSM_PREFIX": ssm_prefix,
             },
         )

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from config.schema import ExistingVpc, NewVpc
 from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
+from naming import pascal
 
 # Stage-file names of the interface endpoints -> the AWS services behind them.
 ENDPOINT_SERVICES = {
@@ -74,7 +75,7 @@ class PlatformNetwork(Construct):
         )
         for name in config.interface_endpoints:
             self.vpc.add_interface_endpoint(
-                _pascal(name) + "Endpoint",
+                pascal(name) + "Endpoint",
                 service=ENDPOINT_SERVICES[name],
                 private_dns_enabled=True,
                 subnets=private,
@@ -170,7 +171,3 @@ class PlatformNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
         return vpc
-
-
-def _pascal(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))

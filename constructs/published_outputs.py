@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import re
-
 from aws_cdk import CfnOutput
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from naming import StageNames
 
 
 class PublishedOutputs(Construct):
-    """Outputs are a contract: stable IDs, a description, an export, and /<project>/<stage>/<name>."""
+    """Outputs are a contract: each has a stable ID, a description, the export `<project>-<stage>-<Id>`
+    and the SSM parameter `/<project>/<stage>/<id-in-kebab-case>` with the same value.
 
-    def __init__(self, scope: Construct, id: str, *, project: str, stage: str) -> None:
+    Props:
+        names: the stage's names (export and parameter names come from it).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, names: StageNames) -> None:
         super().__init__(scope, id)
-        self.export_prefix = f"{project}-{stage}"
-        self.parameter_prefix = f"/{project}/{stage}"
+        self.names = names
 
     def publish(self, output_id: str, *, value: str, description: str) -> CfnOutput:
-        """Publish `value` as output `output_id` (PascalCase) and SSM parameter <prefix>/<kebab-id>."""
-        parameter_name = f"{self.parameter_prefix}/{_kebab(output_id)}"
+        """Publish `value` as output `output_id` (PascalCase, unique in the stack) and its SSM parameter."""
+        parameter_name = self.names.parameter(output_id)
         ssm.StringParameter(
             self,
             f"{output_id}Parameter",
@@ -35,9 +38,5 @@ class PublishedOutputs(Construct):
             output_id,
             value=value,
             description=f"{description} (SSM: {parameter_name})",
-            export_name=f"{self.export_prefix}-{output_id}",
+            export_name=self.names.export(output_id),
         )
-
-
-def _kebab(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).lower()

@@ -27,13 +27,10 @@ from constructs.endpoint_model import EndpointModel, VpcPlacement, model_needs
 from constructs.endpoint_monitoring import EndpointMonitoring
 from constructs.inference_role import InferenceRole
 from model_code.contract import CSV, JSON
+from naming import pascal
 from sagemaker_facts import has_local_nvme
 
 DATA_CAPTURE_PREFIX = "data-capture"
-
-
-def pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 class RealtimeEndpoint(Construct):

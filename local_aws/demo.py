@@ -12,7 +12,6 @@ from pathlib import Path
 
 from config import load_stage
 from config.schema import StageConfig
-from constructs.realtime_endpoint import pascal
 from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
 from model_code.contract import CHANNELS, OBJECTIVE
@@ -22,6 +21,7 @@ from model_code.local_training import run_training_job
 from model_code.serve import extract_model, running_server
 from model_code.split import SplitSpec, split_file
 from model_code.tuning import plot, table, tune
+from naming import StageNames, entry_id, pascal
 
 STAGE = "dev"
 
@@ -36,14 +36,14 @@ def main() -> int:
         print("== Deploying every stack of the dev stage with the CDK CLI ...")
         deploy(aws, STAGE)
         outputs: dict[str, str] = {}
-        for role in ("data", "network", "notebooks", "endpoints"):
-            name = f"{config.project}-{STAGE}-{role}"
+        names = StageNames(config.project, STAGE)
+        for stack_id in ("Data", "Network", "Notebooks", "Endpoints"):
+            name = names.stack(stack_id)
             print(f"\nOutputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):
-                if not key.startswith(("PublishOutput", "ExportsOutput")):  # CDK's own cross-stack references
-                    outputs[key] = value
-                    print(f"  {key:<34} {value}")
-        prefix = f"/{config.project}/{STAGE}"
+                outputs[key] = value
+                print(f"  {key:<34} {value}")
+        prefix = names.parameter_prefix
         print(f"\nSSM parameters under {prefix}/ (read back with boto3):")
         for name, value in sorted(ssm_parameters(aws, prefix).items()):
             print(f"  {name:<52} {value}")
@@ -77,7 +77,7 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
     report = split_file(work / "raw.csv", work / "channels", SplitSpec(stratify=True))
     s3 = client(aws, "s3")
     for channel in CHANNELS:
-        uri = outputs[f"{channel.title()}ChannelUri"]
+        uri = outputs[f"{pascal(channel)}ChannelUri"]
         bucket, key_prefix = uri.removeprefix("s3://").split("/", 1)
         s3.upload_file(str(work / "channels" / channel / "part-00000.csv"), bucket, f"{key_prefix}part-00000.csv")
         print(f"  {channel:<11} {report.rows[channel]:>4} rows  labels {report.labels[channel]}  -> {uri}")
@@ -101,7 +101,7 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
     print(f"  best {OBJECTIVE.name}={trials[0].objective}; plot: {work / 'tune' / 'trials.png'}")
 
     print("\n== Serve the trained model on SageMaker's container contract and invoke it with boto3")
-    serve_and_invoke(result.model_artifact, work, outputs[f"Endpoint{pascal(endpoint.name)}Name"])
+    serve_and_invoke(result.model_artifact, work, outputs[f"{entry_id('Endpoint', endpoint.name)}Name"])
 
 
 def serve_and_invoke(artifact: Path, work: Path, endpoint_name: str) -> None:

@@ -42,10 +42,6 @@ def deploy(aws: LocalAws, stage: str, *, config_dir: Path | None = None) -> subp
         f"stage={stage}",
         "-c",
         "local_aws=true",
-        # moto cannot resolve Fn::GetStackOutput (the app's "weak" cross-stack references):
-        # the local AWS gets classic exports and Fn::ImportValue instead.
-        "-c",
-        "@aws-cdk/core:defaultCrossStackReferences=strong",
         # Direct create/update: moto gives change-set stacks no outputs.
         "--method=direct",
         "--no-previous-parameters",

@@ -1,7 +1,9 @@
-"""The stateful platform: key, buckets and data channels, container repositories, model registry."""
+"""The stateful platform: key, buckets and data channels, container repositories, model registry,
+and `PlatformData`, what the other stacks of the stage receive from it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +13,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
-from constructs.container_repository import ContainerRepository, repository_id
+from constructs.container_repository import ContainerRepository
 from constructs.data_channels import DataChannels
 from constructs.execution_role import SageMakerExecutionRole
 from constructs.latest_approved_model import LatestApprovedModel
@@ -21,21 +23,28 @@ from constructs.model_registry import ModelRegistry
 from constructs.platform_key import PlatformKey
 from constructs.published_outputs import PublishedOutputs
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
+from naming import StageNames, pascal, repository_id
+
+# Output IDs that the other stacks of the stage import (see PlatformData.import_into).
+KEY_ARN = "KeyArn"
+DATA_BUCKET_ARN = "DataBucketArn"
+ARTIFACTS_BUCKET_ARN = "ArtifactsBucketArn"
+EXECUTION_ROLE_ARN = "ExecutionRoleArn"
 
 
-def latest_approved_parameter(project: str, stage: str) -> str:
-    """SSM parameter holding the ARN of the registry's most recently approved model package."""
-    return f"/{project}/{stage}/latest-approved-model-package"
+def repository_arn_output(name: str) -> str:
+    return f"{repository_id(name)}Arn"
 
 
 class DataStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, stage: str, config: StageConfig, **kwargs: Any) -> None:
+    """Stateful: RETAINed and termination-protected outside sandbox stages."""
+
+    def __init__(self, scope: Construct, id: str, *, names: StageNames, config: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, id, termination_protection=not config.sandbox, **kwargs)
         removal = RemovalPolicy.DESTROY if config.sandbox else RemovalPolicy.RETAIN
-        prefix = f"{config.project}-{stage}"
         data = config.data
 
-        self.key = PlatformKey(self, "PlatformKey", alias=f"alias/{prefix}", removal_policy=removal).key
+        self.key = PlatformKey(self, "PlatformKey", alias=names.key_alias, removal_policy=removal).key
         access_logs = AccessLogBucket(
             self, "AccessLogs", retention_days=data.access_log_retention_days, removal_policy=removal
         ).bucket
@@ -59,8 +68,8 @@ class DataStack(Stack):
         self.repositories = {
             name: ContainerRepository(
                 self,
-                f"{repository_id(name)}Repository",
-                repository_name=f"{prefix}-{name}",
+                repository_id(name),
+                repository_name=names.physical(name),
                 key=self.key,
                 max_image_count=data.max_images_per_repository,
                 untagged_expiry_days=data.untagged_image_expiry_days,
@@ -71,18 +80,16 @@ class DataStack(Stack):
         self.registry = ModelRegistry(
             self,
             "ModelRegistry",
-            group_name=prefix,
-            description=f"Models of {prefix}, registered by its training pipelines",
+            group_name=names.model_package_group,
+            description=f"Models of {names.prefix}, registered by its training pipelines",
             removal_policy=removal,
         )
-
         self.latest_approved = LatestApprovedModel(
             self,
             "LatestApprovedModel",
             group_name=self.registry.group_name,
-            parameter_name=latest_approved_parameter(config.project, stage),
+            parameter_name=names.latest_approved_parameter,
         )
-
         self.execution_role = SageMakerExecutionRole(
             self,
             "ExecutionRole",
@@ -92,13 +99,13 @@ class DataStack(Stack):
             repositories=list(self.repositories.values()),
         ).role
 
-        out = PublishedOutputs(self, "Published", project=config.project, stage=stage)
-        out.publish("KeyArn", value=self.key.key_arn, description="ARN of the platform KMS key")
+        out = PublishedOutputs(self, "Published", names=names)
+        out.publish(KEY_ARN, value=self.key.key_arn, description="ARN of the platform KMS key")
         out.publish("DataBucketName", value=self.channels.bucket.bucket_name, description="Data bucket name")
-        out.publish("DataBucketArn", value=self.channels.bucket.bucket_arn, description="Data bucket ARN")
+        out.publish(DATA_BUCKET_ARN, value=self.channels.bucket.bucket_arn, description="Data bucket ARN")
         for channel in self.channels.channel_names:
             out.publish(
-                f"{channel.title()}ChannelUri",
+                f"{pascal(channel)}ChannelUri",
                 value=self.channels.uri(channel),
                 description=f"S3 URI of the {channel} channel",
             )
@@ -113,17 +120,16 @@ class DataStack(Stack):
             description="S3 URI of data for Ground Truth labeling",
         )
         out.publish("ArtifactsBucketName", value=self.artifacts.bucket_name, description="Model artifacts bucket name")
-        out.publish("ArtifactsBucketArn", value=self.artifacts.bucket_arn, description="Model artifacts bucket ARN")
+        out.publish(ARTIFACTS_BUCKET_ARN, value=self.artifacts.bucket_arn, description="Model artifacts bucket ARN")
         out.publish("AccessLogsBucketName", value=access_logs.bucket_name, description="S3 access logs bucket name")
         for name, repository in self.repositories.items():
-            pascal = repository_id(name)
             out.publish(
-                f"{pascal}RepositoryUri",
+                f"{repository_id(name)}Uri",
                 value=repository.repository_uri,
                 description=f"URI of the {name} ECR repository",
             )
             out.publish(
-                f"{pascal}RepositoryArn",
+                repository_arn_output(name),
                 value=repository.repository_arn,
                 description=f"ARN of the {name} ECR repository",
             )
@@ -143,44 +149,51 @@ class DataStack(Stack):
             description="SSM parameter holding the ARN of the most recently approved model package",
         )
         out.publish(
-            "ExecutionRoleArn",
+            EXECUTION_ROLE_ARN,
             value=self.execution_role.role_arn,
             description="SageMaker execution role for the platform's jobs",
         )
 
 
 @dataclass(frozen=True)
-class ImportedPlatform:
-    """The data stack's resources as another stack of the stage sees them."""
+class PlatformData:
+    """What the data stack gives the other stacks of its stage, read through its published
+    exports (the same contract other teams use), never through CDK's automatic references: so
+    there is one mechanism between stacks, and the values render identically in every stage."""
 
     key: kms.IKey
     data_bucket: s3.IBucket
     artifacts_bucket: s3.IBucket
-    repositories: dict[str, ecr.IRepository]
+    repositories: Mapping[str, ecr.IRepository]
     execution_role: iam.IRole
+    latest_approved_parameter: str
+
+    @classmethod
+    def import_into(cls, scope: Stack, *, names: StageNames, repositories: Sequence[str]) -> PlatformData:
+        """Import into `scope` (a stack deployed after the data stack) as constructs
+        `PlatformKey`, `DataBucket`, `ArtifactsBucket`, `<Name>Repository`, `ExecutionRole`."""
+
+        def imported(output_id: str) -> str:
+            return Fn.import_value(names.export(output_id))
+
+        return cls(
+            key=import_key(scope, names),
+            data_bucket=s3.Bucket.from_bucket_arn(scope, "DataBucket", imported(DATA_BUCKET_ARN)),
+            artifacts_bucket=s3.Bucket.from_bucket_arn(scope, "ArtifactsBucket", imported(ARTIFACTS_BUCKET_ARN)),
+            repositories={
+                name: ecr.Repository.from_repository_attributes(
+                    scope,
+                    repository_id(name),
+                    repository_arn=imported(repository_arn_output(name)),
+                    repository_name=names.physical(name),
+                )
+                for name in repositories
+            },
+            execution_role=iam.Role.from_role_arn(scope, "ExecutionRole", imported(EXECUTION_ROLE_ARN), mutable=False),
+            latest_approved_parameter=names.latest_approved_parameter,
+        )
 
 
-def import_platform(scope: Stack, *, data: DataStack, stage: str, config: StageConfig) -> ImportedPlatform:
-    """Reads the data stack through its published exports, like any consumer: IAM findings then
-    name the resources identically in every stage, so their acknowledgments are stage-stable."""
-    prefix = f"{config.project}-{stage}"
-    scope.add_stack_dependency(data)
-
-    def imported(output_id: str) -> str:
-        return Fn.import_value(f"{prefix}-{output_id}")
-
-    return ImportedPlatform(
-        key=kms.Key.from_key_arn(scope, "PlatformKey", imported("KeyArn")),
-        data_bucket=s3.Bucket.from_bucket_arn(scope, "DataBucket", imported("DataBucketArn")),
-        artifacts_bucket=s3.Bucket.from_bucket_arn(scope, "ArtifactsBucket", imported("ArtifactsBucketArn")),
-        repositories={
-            name: ecr.Repository.from_repository_attributes(
-                scope,
-                f"{repository_id(name)}Repository",
-                repository_arn=imported(f"{repository_id(name)}RepositoryArn"),
-                repository_name=f"{prefix}-{name}",
-            )
-            for name in config.data.container_repositories
-        },
-        execution_role=iam.Role.from_role_arn(scope, "ExecutionRole", imported("ExecutionRoleArn"), mutable=False),
-    )
+def import_key(scope: Stack, names: StageNames) -> kms.IKey:
+    """The platform key as construct `PlatformKey` of `scope`, from the data stack's export."""
+    return kms.Key.from_key_arn(scope, "PlatformKey", Fn.import_value(names.export(KEY_ARN)))

@@ -1,24 +1,39 @@
-"""The network: the VPC, its endpoints and the security group of SageMaker workloads."""
+"""The network: the VPC, its endpoints and the security group of SageMaker workloads, and
+`PlatformNetworkAccess`, what the workload stacks of the stage receive from it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Fn, RemovalPolicy, Stack
-from aws_cdk import aws_kms as kms
+from aws_cdk import Annotations, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
 
-from config.schema import StageConfig
+from config import StageConfig
+from config.schema import NetworkConfig, NewVpc
 from constructs import Construct
 from constructs.acknowledge import acknowledge
 from constructs.platform_network import PlatformNetwork
 from constructs.published_outputs import PublishedOutputs
+from naming import StageNames
+from stacks.data_stack import DataStack, import_key
+
+# Output IDs that the workload stacks import (see PlatformNetworkAccess.import_into).
+VPC_ID = "VpcId"
+PRIVATE_SUBNET_IDS = "PrivateSubnetIds"
+AVAILABILITY_ZONES = "AvailabilityZones"
+WORKLOAD_SECURITY_GROUP_ID = "WorkloadSecurityGroupId"
 
 
 class NetworkStack(Stack):
+    """The VPC is stateful (RETAIN and termination protection outside sandbox stages)."""
+
     def __init__(
-        self, scope: Construct, id: str, *, stage: str, config: StageConfig, key: kms.IKey, **kwargs: Any
+        self, scope: Construct, id: str, *, names: StageNames, config: StageConfig, data: DataStack, **kwargs: Any
     ) -> None:
         super().__init__(scope, id, termination_protection=not config.sandbox, **kwargs)
+        self.add_stack_dependency(data)
         self._configured_zones = config.network.availability_zones
         if self._configured_zones:
             acknowledge(
@@ -28,25 +43,25 @@ class NetworkStack(Stack):
             self,
             "Network",
             config=config.network,
-            key=key,
+            key=import_key(self, names),
             removal_policy=RemovalPolicy.DESTROY if config.sandbox else RemovalPolicy.RETAIN,
         )
         subnets = self.network.subnets
 
-        out = PublishedOutputs(self, "Published", project=config.project, stage=stage)
-        out.publish("VpcId", value=self.network.vpc.vpc_id, description="Id of the platform VPC")
+        out = PublishedOutputs(self, "Published", names=names)
+        out.publish(VPC_ID, value=self.network.vpc.vpc_id, description="Id of the platform VPC")
         out.publish(
-            "PrivateSubnetIds",
+            PRIVATE_SUBNET_IDS,
             value=Fn.join(",", subnets.subnet_ids),
             description="Comma-separated ids of the private subnets, one per AZ",
         )
         out.publish(
-            "AvailabilityZones",
+            AVAILABILITY_ZONES,
             value=Fn.join(",", subnets.availability_zones),
             description="Comma-separated AZs of the private subnets",
         )
         out.publish(
-            "WorkloadSecurityGroupId",
+            WORKLOAD_SECURITY_GROUP_ID,
             value=self.network.workload_security_group.security_group_id,
             description="Security group for SageMaker notebooks, jobs and endpoints",
         )
@@ -58,3 +73,48 @@ class NetworkStack(Stack):
         if self._configured_zones:
             return list(self._configured_zones)
         return super().availability_zones
+
+
+@dataclass(frozen=True)
+class PlatformNetworkAccess:
+    """What the network stack gives the workload stacks of its stage, read through its published
+    exports: the VPC, its private subnets (one per AZ, in AZ order) and the workload security group."""
+
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    workload_security_group: ec2.ISecurityGroup
+
+    @classmethod
+    def import_into(cls, scope: Stack, *, names: StageNames, network: NetworkConfig) -> PlatformNetworkAccess:
+        """Import into `scope` (a stack deployed after the network stack) as constructs `Vpc` and
+        `WorkloadSecurityGroup`. The number of subnets comes from the stage file; the CIDR too."""
+        count = _zone_count(network)
+
+        def imported_list(output_id: str) -> list[str]:
+            return Fn.split(",", Fn.import_value(names.export(output_id)), assumed_length=count)
+
+        vpc = ec2.Vpc.from_vpc_attributes(
+            scope,
+            "Vpc",
+            vpc_id=Fn.import_value(names.export(VPC_ID)),
+            vpc_cidr_block=network.cidr,
+            availability_zones=imported_list(AVAILABILITY_ZONES),
+            isolated_subnet_ids=imported_list(PRIVATE_SUBNET_IDS),
+        )
+        Annotations.of(vpc).acknowledge_warning(
+            "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+            "workloads place resources in the subnets by id; their route tables stay the network stack's",
+        )
+        security_group = ec2.SecurityGroup.from_security_group_id(
+            scope,
+            "WorkloadSecurityGroup",
+            Fn.import_value(names.export(WORKLOAD_SECURITY_GROUP_ID)),
+            mutable=False,
+        )
+        return cls(vpc=vpc, subnets=vpc.isolated_subnets, workload_security_group=security_group)
+
+
+def _zone_count(network: NetworkConfig) -> int:
+    if isinstance(network, NewVpc):
+        return len(network.availability_zones) if network.availability_zones else network.az_count
+    return len(network.availability_zones)

@@ -2,52 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_cdk import Stack
-
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
 from constructs.notebook import Notebook
-from constructs.published_outputs import PublishedOutputs
-from stacks.data_stack import DataStack, import_platform
+from naming import StageNames, entry_id
+from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.workload_stack import WorkloadStack
 
 
-class NotebookStack(Stack):
+class NotebookStack(WorkloadStack):
+    DESCRIPTION = "notebook instances with lifecycle configurations and idle auto-stop"
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        stage: str,
+        names: StageNames,
         config: StageConfig,
         data: DataStack,
         network: NetworkStack,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, id, **kwargs)
-        platform = import_platform(self, data=data, stage=stage, config=config)
-        prefix = f"{config.project}-{stage}"
-        subnets = network.network.subnets.subnets
-        out = PublishedOutputs(self, "Published", project=config.project, stage=stage)
+        super().__init__(scope, id, names=names, config=config, data=data, network=network)
+        subnets = self.network.subnets
         for index, entry in enumerate(config.notebooks):
-            pascal = "".join(part.capitalize() for part in entry.name.split("-"))
+            id = entry_id("Notebook", entry.name)
             notebook = Notebook(
                 self,
-                f"Notebook{pascal}",
+                id,
                 config=entry,
-                name_prefix=prefix,
-                ssm_prefix=f"/{config.project}/{stage}",
-                vpc=network.network.vpc,
+                instance_name=names.physical(entry.name),
+                job_name_prefix=names.prefix,
+                ssm_prefix=names.parameter_prefix,
+                vpc=self.network.vpc,
                 subnet=subnets[index % len(subnets)],  # spread notebooks over the AZs
-                key=platform.key,
-                data_bucket=platform.data_bucket,
-                artifacts_bucket=platform.artifacts_bucket,
-                repositories=list(platform.repositories.values()),
-                execution_role=platform.execution_role,
+                key=self.platform.key,
+                data_bucket=self.platform.data_bucket,
+                artifacts_bucket=self.platform.artifacts_bucket,
+                repositories=list(self.platform.repositories.values()),
+                execution_role=self.platform.execution_role,
             )
-            out.publish(f"Notebook{pascal}Name", value=notebook.instance_name, description=f"Notebook of {entry.owner}")
-            out.publish(
-                f"Notebook{pascal}Url", value=notebook.console_url, description=f"Console page of notebook {entry.name}"
+            self.outputs.publish(f"{id}Name", value=notebook.instance_name, description=f"Notebook of {entry.owner}")
+            self.outputs.publish(
+                f"{id}Url", value=notebook.console_url, description=f"Console page of notebook {entry.name}"
             )

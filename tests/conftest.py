@@ -60,16 +60,10 @@ def app_and_stages(tmp_path_factory: pytest.TempPathFactory) -> tuple[cdk.App, d
     result = {}
     for name, stage in stages.items():
         nested = assembly.get_nested_assembly(stage.artifact_id)
-        templates = {
-            role: nested.get_stack_by_name(stack.stack_name).template
-            for role, stack in (
-                ("data", stage.data),
-                ("network", stage.network),
-                ("notebooks", stage.notebooks),
-                ("endpoints", stage.endpoints),
-            )
-            if stack is not None
+        stacks = {"data": stage.data, "network": stage.network} | {
+            id.lower(): stack for id, stack in stage.workloads.items()
         }
+        templates = {role: nested.get_stack_by_name(stack.stack_name).template for role, stack in stacks.items()}
         result[name] = SynthesizedStage(name, load_stage(name), stage, templates)
     return app, result
 

@@ -21,8 +21,7 @@ def test_code_repositories_are_attached_in_order(tmp_path: Path) -> None:
     )
     config = dev.model_copy(update={"notebooks": (dev.notebooks[0].model_copy(update={"code_repositories": repos}),)})
     stage = compose(new_app(tmp_path), stage="dev", config=config)
-    assert stage.notebooks is not None
-    template = Template.from_stack(stage.notebooks)
+    template = Template.from_stack(stage.workloads["Notebooks"])
     repositories = template.find_resources("AWS::SageMaker::CodeRepository")
     assert sorted(r["Properties"]["GitConfig"]["RepositoryUrl"][-2:] for r in repositories.values()) == [
         "r0",

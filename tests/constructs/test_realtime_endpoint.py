@@ -30,8 +30,11 @@ def synthesize(tmp_path: Path, entry: dict[str, Any]) -> tuple[dict[str, Any], d
     stage = compose(app, stage="dev", config=parse_stage(raw, source="test.yaml", stage="dev"))
     add_compliance_checks(app)
     assembly = app.synth()  # fails on any unacknowledged finding
-    assert stage.endpoints is not None
-    template = assembly.get_nested_assembly(stage.artifact_id).get_stack_by_name(stage.endpoints.stack_name).template
+    template = (
+        assembly.get_nested_assembly(stage.artifact_id)
+        .get_stack_by_name(stage.workloads["Endpoints"].stack_name)
+        .template
+    )
     return template, acknowledgments(app, "dev")
 
 
