@@ -1,0 +1,44 @@
+"""The contract between the stacks of a stage: workload stacks import only what the data and
+network stacks publish, and nothing travels through CDK's automatic cross-stack references."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import SynthesizedStage
+
+
+def imports(template: dict[str, object]) -> set[str]:
+    return set(re.findall(r'"Fn::ImportValue": "([^"]+)"', json.dumps(template)))
+
+
+def test_every_import_is_a_published_export_of_an_earlier_stack(each_stage: SynthesizedStage) -> None:
+    exports = {
+        role: {o["Export"]["Name"] for o in each_stage.templates[role]["Outputs"].values()}
+        for role in each_stage.templates
+    }
+    assert imports(each_stage.templates["data"]) == set()
+    assert imports(each_stage.templates["network"]) == {f"smplat-{each_stage.name}-KeyArn"}
+    for role in ("notebooks", "endpoints"):
+        assert imports(each_stage.templates[role]) <= exports["data"] | exports["network"], role
+    assert f"smplat-{each_stage.name}-PrivateSubnetIds" in imports(each_stage.templates["endpoints"])
+
+
+def test_no_automatic_cross_stack_references(each_stage: SynthesizedStage) -> None:
+    for role, template in each_stage.templates.items():
+        text = json.dumps(template)
+        assert "Fn::GetStackOutput" not in text, role
+        # Every output is published (exported under the stage's prefix), none is CDK's own.
+        for output_id, output in template.get("Outputs", {}).items():
+            assert output["Export"]["Name"] == f"smplat-{each_stage.name}-{output_id}", (role, output_id)
+
+
+def test_workload_stacks_deploy_after_the_data_and_network_stacks(each_stage: SynthesizedStage) -> None:
+    stage = each_stage.stage
+    assert [d.stack_name for d in stage.network.dependencies] == [f"smplat-{each_stage.name}-data"]
+    for stack in stage.workloads.values():
+        assert sorted(d.stack_name for d in stack.dependencies) == [
+            f"smplat-{each_stage.name}-data",
+            f"smplat-{each_stage.name}-network",
+        ]
