@@ -13,7 +13,16 @@ from constructs import Construct
 
 
 class ContainerRepository(Construct):
-    """Immutable tags, scan on push, KMS, and lifecycle rules that bound storage cost."""
+    """An ECR repository for bring-your-own training or inference images: immutable tags, scan on
+    push, encrypted with the platform key, lifecycle rules that bound storage cost.
+
+    Props:
+        repository_name: the physical name (lowercase: ECR refuses capitals; other teams push to it).
+        key: the KMS key that encrypts the images.
+        max_image_count: tagged images kept, the oldest expired first (1-10000).
+        untagged_expiry_days: days after which untagged images are expired (1-365).
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(
         self,

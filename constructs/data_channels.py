@@ -13,7 +13,15 @@ from model_code.contract import CHANNELS, LABELING_PREFIX, RAW_PREFIX
 
 
 class DataChannels(Construct):
-    """One encrypted bucket; each channel is its own prefix, so it can be granted on its own."""
+    """The data bucket and its S3 locations: `raw/`, the channels `train/`, `validation/`, `test/`
+    (each its own prefix, so each can be granted on its own) and `labeling/`.
+
+    Props:
+        key: the KMS key that encrypts every object.
+        access_logs: the bucket that receives S3 server access logs (under `data/`).
+        noncurrent_version_expiration_days: old object versions are deleted after this many days (1-3650).
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(
         self,

@@ -28,11 +28,23 @@ def invocations_target(config: AutoscalingConfig) -> int:
     """Invocations per instance per minute to aim for: given, or a share of a measured maximum."""
     if config.target_invocations_per_instance is not None:
         return config.target_invocations_per_instance
-    assert config.max_rps_per_instance is not None
+    if config.max_rps_per_instance is None:
+        raise ValueError("autoscaling needs target_invocations_per_instance or max_rps_per_instance")
     return max(1, round(config.max_rps_per_instance * 60 * config.safety_factor))
 
 
 class EndpointAutoscaling(Construct):
+    """Application Auto Scaling of one production variant: a scalable target registered after the
+    endpoint, target tracking on invocations per instance, optionally on CPU, scheduled ranges.
+
+    Props:
+        endpoint: the endpoint resource the target depends on (registered after it, removed before it).
+        endpoint_name: the endpoint's physical name (the target's resource ID names it).
+        variant_name: the production variant to scale.
+        instance_type: the variant's instance type (its vCPUs scale the CPU target).
+        config: the variant's `autoscaling` entry (validated by config: min <= max, one invocation target).
+    """
+
     def __init__(
         self,
         scope: Construct,

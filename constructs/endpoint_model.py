@@ -65,6 +65,20 @@ def _repository_of(scope: Construct, id: str, image_uri: str) -> ecr.IRepository
 
 
 class EndpointModel(Construct):
+    """A SageMaker model (L1 `CfnModel`, generated name) from one of three sources: a model.tar.gz
+    in the artifacts bucket with an image, a package of the platform's registry (a version ARN or
+    the latest approved, read from SSM by CloudFormation at deploy time), or a Marketplace package.
+
+    Props:
+        config: the endpoint's `model` entry (validated by config).
+        role: the role the containers run as (the endpoint's InferenceRole).
+        artifacts_bucket: where `artifact` models load from.
+        repositories: the platform's ECR repositories by stage-file name.
+        latest_approved_parameter: SSM parameter holding the latest approved package ARN.
+        vpc: private subnets and security group; None only for serverless variants (no VPC there).
+        network_isolation: run the container without network (always on for Marketplace models).
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -78,8 +92,6 @@ class EndpointModel(Construct):
         vpc: VpcPlacement | None,
         network_isolation: bool,
     ) -> None:
-        """`latest_approved_parameter`: SSM parameter holding the ARN of the registry's latest
-        approved package; `vpc`: None only for serverless endpoints, which cannot use one."""
         super().__init__(scope, id)
         self.model = sagemaker.CfnModel(
             self,

@@ -27,6 +27,17 @@ MINUTE = Duration.minutes(1)
 
 
 class EndpointMonitoring(Construct):
+    """Six alarms of one endpoint (5XX errors and p99 latency, which also roll deployments back; 4XX
+    rate; CPU, memory and disk), each over all production variants, notifying an SNS topic
+    encrypted with the platform key; and a dashboard named after the endpoint.
+
+    Props:
+        endpoint_name: the endpoint's physical name (alarm names `<endpoint>-<signal>` derive from it).
+        variants: the production variants (serverless ones report no instance metrics).
+        thresholds: the endpoint's `alarms` entry (thresholds, evaluation minutes, e-mails).
+        key: the KMS key that encrypts the topic.
+    """
+
     def __init__(
         self,
         scope: Construct,

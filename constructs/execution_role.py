@@ -19,8 +19,17 @@ from constructs.service_role import service_role
 
 
 class SageMakerExecutionRole(Construct):
-    """Reads the channels, writes the artifacts bucket, pulls the platform's images, uses the
-    key, writes SageMaker's own logs and metrics, and attaches jobs to the VPC."""
+    """The role the platform's SageMaker jobs run as (training, processing, tuning, transform):
+    reads the channels, writes the artifacts bucket, pulls the platform's images, uses the key,
+    writes SageMaker's logs and metrics, and attaches jobs to the VPC. Notebooks may pass this role,
+    and no other, to the jobs they start.
+
+    Props:
+        data_bucket: the data bucket; only its channel prefixes are readable.
+        artifacts_bucket: where jobs read and write models and outputs.
+        key: the platform KMS key.
+        repositories: the ECR repositories jobs may pull images from.
+    """
 
     def __init__(
         self,

@@ -19,6 +19,19 @@ from constructs.service_role import service_role
 
 
 class InferenceRole(Construct):
+    """The role one endpoint's containers run as: read its model objects, pull its images, write its
+    data capture and its log group, use the platform key, attach to the VPC; nothing of the data
+    channels and no PassRole.
+
+    Props:
+        endpoint_name: the endpoint's physical name (its log group and descriptions name it).
+        key: the platform KMS key.
+        artifacts_bucket: the bucket holding models and data capture.
+        model_objects: keys or key patterns in the artifacts bucket the models load (may be empty).
+        capture_prefix: where data capture writes, or None without data capture.
+        image_repositories: repositories the models' images come from (may be empty).
+    """
+
     def __init__(
         self,
         scope: Construct,
@@ -31,8 +44,6 @@ class InferenceRole(Construct):
         capture_prefix: str | None,
         image_repositories: Sequence[ecr.IRepository],
     ) -> None:
-        """`model_objects`: keys (or key patterns) in the artifacts bucket the models load;
-        `capture_prefix`: where data capture writes; `image_repositories`: where it may pull images from."""
         super().__init__(scope, id)
         self.role = service_role(
             self,

@@ -18,6 +18,15 @@ from constructs.service_role import service_role
 
 
 class LatestApprovedModel(Construct):
+    """Keeps an SSM parameter naming the registry's most recently approved model package: an
+    EventBridge rule on SageMaker's approval events starts an SSM Automation runbook whose one step
+    is PutParameter (no Lambda). CloudFormation never writes the parameter, so a deploy cannot reset it.
+
+    Props:
+        group_name: the model package group whose approvals count.
+        parameter_name: the SSM parameter the runbook writes (e.g. `/smplat/prod/latest-approved-model-package`).
+    """
+
     def __init__(self, scope: Construct, id: str, *, group_name: str, parameter_name: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)

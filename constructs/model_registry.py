@@ -9,7 +9,14 @@ from constructs import Construct
 
 
 class ModelRegistry(Construct):
-    """A model package group (L1: no L2 exists). SageMaker requires its name."""
+    """The SageMaker model registry: a model package group (L1, no L2 exists) that training
+    pipelines register into. SageMaker requires its name.
+
+    Props:
+        group_name: the group's name, `<project>-<stage>` (1-63 characters).
+        description: shown in SageMaker.
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(
         self, scope: Construct, id: str, *, group_name: str, description: str, removal_policy: RemovalPolicy

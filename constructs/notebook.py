@@ -23,6 +23,22 @@ from constructs.service_role import service_role
 
 
 class Notebook(Construct):
+    """A SageMaker notebook instance: in a private subnet with its own security group (no ingress,
+    HTTPS to the VPC only), no direct internet, no root, IMDSv2 only, volume encrypted with the
+    platform key, a least-privilege role, and a lifecycle configuration with idle auto-stop.
+
+    Props:
+        config: the stage file's `notebooks[]` entry (instance type, volume, idle timeout, repositories, pip packages).
+        instance_name: the physical name, `<project>-<stage>-<name>`.
+        job_name_prefix: the notebook may start and stop only jobs and pipelines named `<prefix>-*`.
+        ssm_prefix: where the platform's published values live (named in the note left for the user).
+        vpc: the platform VPC. subnet: the private subnet it runs in.
+        key: the platform KMS key.
+        data_bucket, artifacts_bucket: what it may read (channels) and read and write (artifacts).
+        repositories: ECR repositories it may pull from.
+        execution_role: the only role it may pass to the jobs it starts.
+    """
+
     def __init__(
         self,
         scope: Construct,

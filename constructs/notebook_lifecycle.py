@@ -59,7 +59,13 @@ def encode(script_name: str, content: str) -> str:
 
 
 class NotebookLifecycle(Construct):
-    """On-create and on-start scripts for one notebook, with its settings baked in."""
+    """A notebook lifecycle configuration: `on-create.sh` and `on-start.sh` from lifecycle_scripts/,
+    with the notebook's settings and embedded files baked in, within SageMaker's 16,384 characters
+    (base64) per script.
+
+    Props:
+        settings: shell variables for both scripts (values are quoted), e.g. IDLE_TIMEOUT_MINUTES.
+    """
 
     def __init__(self, scope: Construct, id: str, *, settings: Mapping[str, str]) -> None:
         super().__init__(scope, id)

@@ -10,8 +10,14 @@ from constructs import Construct
 
 
 class PlatformKey(Construct):
-    """A rotating symmetric key, usable by CloudWatch Logs in this account and region, and by
-    CloudWatch alarms of this account publishing to topics it encrypts."""
+    """The platform's customer-managed KMS key: symmetric, rotated yearly, a 30-day deletion window;
+    usable by CloudWatch Logs of this account and region, and by CloudWatch alarms of this account
+    publishing to the topics it encrypts.
+
+    Props:
+        alias: `alias/<project>-<stage>`.
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(self, scope: Construct, id: str, *, alias: str, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)

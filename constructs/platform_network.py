@@ -30,8 +30,16 @@ ENDPOINT_SERVICES = {
 
 
 class PlatformNetwork(Construct):
-    """A new isolated VPC (flow logs to an encrypted log group) or an imported one, plus the
-    endpoints SageMaker needs without internet and the security group its workloads use."""
+    """The VPC SageMaker workloads run in: a new one (isolated private subnets only, no NAT, no
+    internet gateway, flow logs to a log group encrypted with the platform key) or an existing one
+    imported from ids; the S3 gateway and the interface endpoints SageMaker needs without internet;
+    the security group of SageMaker workloads.
+
+    Props:
+        config: the stage file's `network` section (`create` or `import`, validated by config).
+        key: encrypts the flow log group.
+        removal_policy: of the flow log group: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(
         self,

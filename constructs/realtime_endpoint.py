@@ -34,6 +34,21 @@ DATA_CAPTURE_PREFIX = "data-capture"
 
 
 class RealtimeEndpoint(Construct):
+    """A real-time endpoint: its model(s) and role, an endpoint configuration (KMS, data capture,
+    shadow variant), the endpoint with blue/green deployment guardrails that roll back on its
+    alarms, autoscaling per variant, alarms and a dashboard, and a managed policy consumers attach
+    to invoke it.
+
+    Props:
+        config: the stage file's `endpoints[]` entry (validated by config).
+        endpoint_name: the physical name, `<project>-<stage>-<name>`, at most 63 characters.
+        key: encrypts volumes, data capture and the alarm topic.
+        artifacts_bucket: where models load from and data capture writes (`data-capture/<endpoint>/`).
+        repositories: the platform's ECR repositories by stage-file name.
+        latest_approved_parameter: SSM parameter holding the latest approved package ARN.
+        vpc: the private subnets (at least 2 AZs) and the workload security group.
+    """
+
     def __init__(
         self,
         scope: Construct,

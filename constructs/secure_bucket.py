@@ -13,7 +13,13 @@ from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 
 
 class AccessLogBucket(Construct):
-    """The target of S3 server access logs for the platform's other buckets."""
+    """The target of S3 server access logs for the platform's other buckets: SSE-S3 (the only
+    encryption log delivery accepts), versioned, SSL-only, private, logs expired.
+
+    Props:
+        retention_days: days access logs are kept (1-3650).
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(self, scope: Construct, id: str, *, retention_days: int, removal_policy: RemovalPolicy) -> None:
         super().__init__(scope, id)
@@ -54,7 +60,16 @@ class AccessLogBucket(Construct):
 
 
 class SecureBucket(Construct):
-    """A KMS-encrypted, versioned, SSL-only, access-logged bucket that cleans up old versions."""
+    """A bucket with the platform's baseline: KMS with an S3 Bucket Key, versioned, SSL-only,
+    private, access-logged, old versions expired.
+
+    Props:
+        key: the KMS key that encrypts every object.
+        access_logs: the bucket that receives its server access logs.
+        log_prefix: its prefix in the access-log bucket, e.g. `artifacts/`.
+        noncurrent_version_expiration_days: old versions are deleted after this many days (1-3650).
+        removal_policy: DESTROY in sandbox stages, RETAIN elsewhere.
+    """
 
     def __init__(
         self,
