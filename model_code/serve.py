@@ -35,6 +35,9 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 RUNTIME_PATH = re.compile(r"^/endpoints/[^/]+/invocations$")
+# How much of an oversized body is still read (and dropped) after the 413, and for how long.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 10.0
 
 
 class BadRequest(Exception):
@@ -198,7 +201,10 @@ class ServingApp:
             try:
                 status, body, content_type = await self._invoke(scope, receive)
             except BadRequest as err:
-                status, body, content_type = err.status, f"{err}\n".encode(), "text/plain"
+                # An oversized body is answered at once and then read to its end (see _discard_body).
+                drain = receive if err.status == 413 else None
+                await _respond(send, err.status, f"{err}\n".encode(), "text/plain", drain=drain)
+                return
             await _respond(send, status, body, content_type)
         else:
             await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n", "text/plain")
@@ -251,10 +257,33 @@ async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str) -> None:
+async def _respond(send: Send, status: int, body: bytes, content_type: str, *, drain: Receive | None = None) -> None:
+    """Send a whole response; with `drain`, the rest of the request body is read and dropped
+    before the response completes (the client already has every byte of it)."""
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": drain is not None})
+    if drain is not None:
+        await _discard_body(drain)
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _discard_body(receive: Receive) -> None:
+    """A lingering close, as nginx does it. The server closes the connection once a response
+    completes (urllib and many clients send `Connection: close`), and closing a socket with
+    request bytes still unread makes the kernel reset the connection: a client that writes its
+    whole body before reading the answer then sees the reset, not the 413. So read on and drop
+    the rest, up to LINGER_BYTES and LINGER_SECONDS, then let the connection close."""
+    dropped = 0
+    try:
+        async with asyncio.timeout(LINGER_SECONDS):
+            while dropped <= LINGER_BYTES:
+                message = await receive()  # an `http.disconnect` has no body and ends it too
+                dropped += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    return
+    except TimeoutError:
+        return
 
 
 def wait_until_ready(url: str, timeout: float = 30.0) -> bool:
