@@ -54,7 +54,7 @@ test: install lint
 demo: install
 	python -m local_aws.demo
 
-# Regenerate config/stage.schema.json and the README's configuration reference.
+# Regenerate config/stage.schema.json and the configuration reference in docs/configuration.md.
 schema: $(VENV_STAMP)
 	python -m config.reference --write
 

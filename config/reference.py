@@ -1,4 +1,5 @@
-"""Generates the stage-file reference: config/stage.schema.json (for editors) and the README table.
+"""Generates the stage-file reference: config/stage.schema.json (for editors) and the table in
+docs/configuration.md.
 
 `python -m config.reference --write` rewrites both; the tests fail when either is stale.
 """
@@ -20,7 +21,7 @@ from config.schema import ExistingVpc, NewVpc, StageConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "config" / "stage.schema.json"
-README = ROOT / "README.md"
+REFERENCE_DOC = ROOT / "docs" / "configuration.md"
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 
 
@@ -139,8 +140,8 @@ def main(argv: list[str]) -> int:
         print(markdown_table(), end="")
         return 0
     SCHEMA_FILE.write_text(json_schema(), encoding="utf-8")
-    README.write_text(readme_with_reference(README.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"wrote {SCHEMA_FILE.relative_to(ROOT)} and the reference in {README.name}")
+    REFERENCE_DOC.write_text(readme_with_reference(REFERENCE_DOC.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE.relative_to(ROOT)} and the reference in {REFERENCE_DOC.relative_to(ROOT)}")
     return 0
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from config import ConfigError, available_stages, load_stage, parse_stage
-from config.reference import README, SCHEMA_FILE, json_schema, readme_with_reference
+from config.reference import BEGIN, END, REFERENCE_DOC, SCHEMA_FILE, json_schema, readme_with_reference
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 DEV: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text())
@@ -186,10 +186,11 @@ def test_not_a_mapping_and_not_yaml(tmp_path: Path) -> None:
         load_stage("broken", tmp_path)
 
 
-def test_generated_schema_and_readme_reference_are_current() -> None:
+def test_generated_schema_and_configuration_reference_are_current() -> None:
     assert SCHEMA_FILE.read_text() == json_schema(), "run `make schema`"
-    readme = README.read_text()
-    assert readme_with_reference(readme) == readme, "run `make schema`"
+    doc = REFERENCE_DOC.read_text()
+    assert BEGIN in doc and END in doc, f"{REFERENCE_DOC.name} lost its reference markers"
+    assert readme_with_reference(doc) == doc, "run `make schema`"
     assert json.loads(json_schema())["additionalProperties"] is False
 
 
