@@ -43,12 +43,14 @@ def idle_verdict(base, token, timeout, ignore_connections, now):
     connected = [k["id"] for k in kernels if k.get("connections", 0) > 0]
     if connected and not ignore_connections:
         return False, f"kernel {connected[0]} has an open connection"
-    times = [parse_time(x["last_activity"]) for x in kernels + terminals if x.get("last_activity")]
+    times = [(parse_time(k["last_activity"]), f"kernel {k['id']}") for k in kernels if k.get("last_activity")]
+    times += [(parse_time(t["last_activity"]), f"terminal {t['name']}") for t in terminals if t.get("last_activity")]
     if not times:  # nothing open at all: the server's own last activity
-        times = [parse_time(get(f"{base}/api/status", token)["last_activity"])]
-    quiet = now - max(times)
+        times = [(parse_time(get(f"{base}/api/status", token)["last_activity"]), "the server")]
+    last, source = max(times)
+    quiet = now - last
     if quiet < dt.timedelta(minutes=timeout):
-        return False, f"last activity {int(quiet.total_seconds())} s ago ({len(sessions)} sessions)"
+        return False, f"last activity {int(quiet.total_seconds())} s ago in {source} ({len(sessions)} sessions)"
     return True, f"idle for {int(quiet.total_seconds())} s (timeout {timeout} min, {len(sessions)} sessions)"
 
 

@@ -106,7 +106,8 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
 
 def serve_and_invoke(artifact: Path, work: Path, endpoint_name: str) -> None:
     """What a consumer does with the published endpoint name, against the local serving container."""
-    with running_server(extract_model(artifact, work / "model")) as url:
+    # The local server stands in for this endpoint: it refuses any other name, as SageMaker would.
+    with running_server(extract_model(artifact, work / "model"), endpoint_name=endpoint_name) as url:
         rows, labels = labelled_rows(work / "channels" / "test", limit=3)
         response = runtime_client(url).invoke_endpoint(
             EndpointName=endpoint_name, ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()

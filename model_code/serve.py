@@ -2,11 +2,13 @@
 
 `GET /ping` answers 200 only once the model is loaded. `POST /invocations` (and SageMaker
 Runtime's own path, `POST /endpoints/<name>/invocations`, so that an unmodified boto3
-`sagemaker-runtime` client with `endpoint_url` can call it) takes `text/csv` (one row per line,
-no header, features only) or `application/json` (`{"instances": [[...], ...]}`, `[[...]]` or one
-flat row), and answers scores as CSV or JSON (`Accept`). Bad requests get a short 4xx message:
-415 for an unknown content type, 406 for an unknown accept type, 400 for malformed rows or the
-wrong number of features, 413 for bodies over SageMaker's 6 MB limit; never a 500 or a trace.
+`sagemaker-runtime` client with `endpoint_url` can call it; given `--endpoint-name`, that path
+answers for that name only, any other gets SageMaker Runtime's 400 ValidationError) takes
+`text/csv` (one row per line, no header, features only) or `application/json`
+(`{"instances": [[...], ...]}`, `[[...]]` or one flat row), and answers scores as CSV or JSON
+(`Accept`). Bad requests get a short 4xx message: 415 for an unknown content type, 406 for an
+unknown accept type, 400 for malformed rows or the wrong number of features, 413 for bodies over
+SageMaker's 6 MB limit; never a 500 or a trace.
 
 Math threads are pinned to one per worker and there is one worker per core (`--workers`).
 """
@@ -20,6 +22,7 @@ import os
 import re
 import sys
 import tarfile
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +37,8 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-RUNTIME_PATH = re.compile(r"^/endpoints/[^/]+/invocations$")
+RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+ENDPOINT_NAME_VARIABLE = "SMPLAT_ENDPOINT_NAME"  # hands --endpoint-name to the uvicorn workers
 # How much of an oversized body is still read (and dropped) after the 413, and for how long.
 LINGER_BYTES = 64 * 1024 * 1024
 LINGER_SECONDS = 10.0
@@ -179,8 +183,9 @@ class Batcher:
 class ServingApp:
     """The ASGI application; one per worker process."""
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, endpoint_name: str | None = None) -> None:
         self.model_dir = model_dir
+        self.endpoint_name = endpoint_name  # None: the runtime path answers for any name
         self.model: Model | None = None
         self.batcher: Batcher | None = None
 
@@ -191,12 +196,20 @@ class ServingApp:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
+        runtime = None if path in ("/ping", "/invocations") else RUNTIME_PATH.match(path)
         if path == "/ping":
             ready = self.model is not None
             await _respond(send, 200 if ready else 503, b"" if ready else b"model not loaded\n", "text/plain")
-        elif path == "/invocations" or RUNTIME_PATH.match(path):
+        elif path == "/invocations" or runtime:
             if method != "POST":
                 await _respond(send, 405, b"use POST\n", "text/plain")
+                return
+            name = urllib.parse.unquote(runtime.group(1)) if runtime else None
+            if name is not None and self.endpoint_name is not None and name != self.endpoint_name:
+                # What SageMaker Runtime answers for an endpoint that does not exist (rest-json:
+                # botocore reads the code from x-amzn-ErrorType and raises ValidationError).
+                message = json.dumps({"message": f"Endpoint {name} of account local not found."}).encode()
+                await _respond(send, 400, message, "application/json", [(b"x-amzn-errortype", b"ValidationError")])
                 return
             try:
                 status, body, content_type = await self._invoke(scope, receive)
@@ -257,10 +270,19 @@ async def _read_body(headers: dict[bytes, bytes], receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str, *, drain: Receive | None = None) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    *,
+    drain: Receive | None = None,
+) -> None:
     """Send a whole response; with `drain`, the rest of the request body is read and dropped
     before the response completes (the client already has every byte of it)."""
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": drain is not None})
     if drain is not None:
@@ -303,8 +325,9 @@ def wait_until_ready(url: str, timeout: float = 30.0) -> bool:
 
 
 @contextmanager
-def running_server(model_dir: Path, *, workers: int | None = None) -> Iterator[str]:
-    """Run this server on a free loopback port for the block; yields its URL once /ping is 200."""
+def running_server(model_dir: Path, *, workers: int | None = None, endpoint_name: str | None = None) -> Iterator[str]:
+    """Run this server on a free loopback port for the block; yields its URL once /ping is 200.
+    With `endpoint_name`, SageMaker Runtime's path answers only for that endpoint name."""
     import socket
     import subprocess
 
@@ -313,6 +336,7 @@ def running_server(model_dir: Path, *, workers: int | None = None) -> Iterator[s
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "model_code.serve", "serve", "--model-dir", str(model_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers or os.cpu_count() or 1)]
+    command += ["--endpoint-name", endpoint_name] if endpoint_name is not None else []
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -332,7 +356,7 @@ def model_dir_from_env() -> Path:
 
 def create_app() -> ServingApp:
     """Factory for uvicorn workers (each loads the model in its own lifespan startup)."""
-    return ServingApp(model_dir_from_env())
+    return ServingApp(model_dir_from_env(), os.environ.get(ENDPOINT_NAME_VARIABLE))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,7 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=int(os.environ.get("SAGEMAKER_BIND_TO_PORT", 8080)))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="default: one per core")
+    parser.add_argument(
+        "--endpoint-name", default=None, help="answer SageMaker Runtime's path for this endpoint only (default: any)"
+    )
     options = parser.parse_args(args)
+    if options.endpoint_name is not None:  # read by every worker's create_app
+        os.environ[ENDPOINT_NAME_VARIABLE] = options.endpoint_name
+    else:
+        os.environ.pop(ENDPOINT_NAME_VARIABLE, None)
     # One math thread per worker: with workers = cores, more would only oversubscribe them.
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", SM_MODEL_DIR=str(options.model_dir))
     import uvicorn

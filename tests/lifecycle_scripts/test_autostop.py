@@ -114,7 +114,12 @@ def connected_kernel(jupyter: Jupyter, code: str | None = None) -> Iterator[str]
     try:
         yield kernel_id
     finally:
-        socket.close()
+        # Inside the loop: tornado looks the current loop up, and after any asyncio.run() in the
+        # same process (tests/model_code does that) there is none outside a running one.
+        async def close() -> None:
+            socket.close()
+
+        loop.run_until_complete(close())
         loop.close()
 
 
@@ -157,11 +162,44 @@ def test_an_open_notebook_tab_keeps_it_up_unless_told_otherwise(
     assert status(aws, name) == "Stopped"
 
 
+def use_terminal(jupyter: Jupyter, name: str) -> None:
+    """Type a command into terminal `name` over its websocket, as the browser's terminal does, and
+    wait for its output."""
+    loop = asyncio.new_event_loop()
+    url = f"{jupyter.url.replace('http', 'ws')}/terminals/websocket/{name}?token={jupyter.token}"
+
+    async def type_and_read() -> None:
+        socket = await websocket_connect(url)
+        await socket.write_message(json.dumps(["stdin", "echo terminal-$((6 * 7))\r"]))
+        output = ""
+        while "terminal-42" not in output:
+            message = await asyncio.wait_for(socket.read_message(), timeout=10)
+            assert message is not None, "the terminal closed its websocket"
+            kind, *content = json.loads(message)
+            output += str(content[0]) if kind == "stdout" else ""
+        socket.close()
+
+    try:
+        loop.run_until_complete(type_and_read())
+    finally:
+        loop.close()
+
+
 def test_a_recently_used_terminal_is_not_idle(jupyter: Jupyter, aws: LocalAws, tmp_path: Path, clean: None) -> None:
+    # An idle kernel is open too: without it, a check that overlooked terminals would fall back
+    # on the server's own last activity, which counts terminal use as well.
+    jupyter.api("/api/kernels", method="POST", body={"name": "python3"})
+    terminal = jupyter.api("/api/terminals", method="POST")["name"]  # type: ignore[index]
+    time.sleep(4)  # everything goes quiet for longer than the 0.05 min (3 s) timeout
+    (tmp_path / "control").mkdir()
+    control = create_notebook(aws)
+    out = autostop(jupyter, aws, notebook_metadata(tmp_path / "control", control), 0.05)
+    assert f"stopping {control}: idle for" in out  # so far, nothing keeps an instance up
+
     name = create_notebook(aws)
-    jupyter.api("/api/terminals", method="POST")
-    out = autostop(jupyter, aws, notebook_metadata(tmp_path, name), 10)
-    assert "in use: last activity" in out
+    use_terminal(jupyter, terminal)
+    out = autostop(jupyter, aws, notebook_metadata(tmp_path, name), 0.05)
+    assert "in use: last activity 0 s ago in terminal " + terminal + " (" in out
     assert status(aws, name) != "Stopped"
 
 

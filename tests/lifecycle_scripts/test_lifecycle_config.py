@@ -118,8 +118,13 @@ def test_on_create_leaves_a_note_once(stages: dict[str, SynthesizedStage], tmp_p
     script = tmp_path / "on-create.sh"
     script.write_text(deployed_scripts(stages["dev"])["on-create"])
     env = dict(os.environ, SMPLAT_ROOT=str(tmp_path / "root"))
-    for _ in range(2):
-        subprocess.run(["bash", str(script)], env=env, check=True, timeout=30)
-    note = (tmp_path / "root/home/ec2-user/SageMaker/PLATFORM.md").read_text()
-    assert "aws ssm get-parameters-by-path --path /smplat/dev/" in note and "after 60 minutes" in note
+    note = tmp_path / "root/home/ec2-user/SageMaker/PLATFORM.md"
+    subprocess.run(["bash", str(script)], env=env, check=True, timeout=30)
+    text = note.read_text()
+    assert "aws ssm get-parameters-by-path --path /smplat/dev/" in text and "after 60 minutes" in text
+    # The note is the user's file on their persistent volume: a second run leaves their edit be.
+    edited = "# my notes\n" + text.replace("after 60 minutes", "after 60 minutes (I asked for 90)")
+    note.write_text(edited)
+    subprocess.run(["bash", str(script)], env=env, check=True, timeout=30)
+    assert note.read_text() == edited
     shutil.rmtree(tmp_path / "root")

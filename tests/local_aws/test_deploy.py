@@ -105,19 +105,42 @@ def test_the_endpoint_model_runs_in_the_serving_container_and_answers_by_the_pub
     aws: LocalAws, first_deploy: dict[str, dict[str, str]], trained: TrainingResult, channels: Path, tmp_path: Path
 ) -> None:
     """The dev endpoint's model, trained by the model code, fetched from where the deployed model
-    says, run by the serving entry point and invoked as the README tells consumers to."""
+    says, run by the serving entry point under the name the deployed template gives the endpoint,
+    and invoked as the README tells consumers to: by the name published in SSM. Another name is
+    refused, as SageMaker Runtime refuses an endpoint that does not exist."""
     _, _, model = deployed_endpoint(aws)
     bucket, key = model["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").split("/", 1)
     s3 = client(aws, "s3")
     assert trained.model_artifact is not None
     s3.upload_file(str(trained.model_artifact), bucket, key)  # as `make demo` does after training
     s3.download_file(bucket, key, str(tmp_path / "model.tar.gz"))  # as SageMaker does on each instance
-    name = client(aws, "ssm").get_parameter(Name="/smplat/dev/endpoint-sample-name")["Parameter"]["Value"]
+    # moto names the endpoint otherwise (see deployed_endpoint): SageMaker would use EndpointName.
+    template = client(aws, "cloudformation").get_template(StackName="smplat-dev-endpoints")["TemplateBody"]
+    (endpoint_name,) = [
+        r["Properties"]["EndpointName"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::Endpoint"
+    ]
+    assert endpoint_name == "smplat-dev-sample"
+    published = client(aws, "ssm").get_parameter(Name="/smplat/dev/endpoint-sample-name")["Parameter"]["Value"]
     rows, labels = labelled_rows(channels / "test", limit=8)
-    with running_server(extract_model(tmp_path / "model.tar.gz", tmp_path / "model"), workers=1) as url:
-        response = runtime_client(url).invoke_endpoint(
-            EndpointName=name, ContentType="text/csv", Accept="application/json", Body="\n".join(rows).encode()
+    body = "\n".join(rows).encode()
+    with running_server(
+        extract_model(tmp_path / "model.tar.gz", tmp_path / "model"), workers=1, endpoint_name=endpoint_name
+    ) as url:
+        runtime = runtime_client(url)
+        response = runtime.invoke_endpoint(
+            EndpointName=published, ContentType="text/csv", Accept="application/json", Body=body
         )
+        with pytest.raises(runtime.exceptions.ValidationError) as refused:
+            runtime.invoke_endpoint(
+                EndpointName="smplat-dev-sample-v2", ContentType="text/csv", Accept="application/json", Body=body
+            )
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert refused.value.response["Error"] == {
+        "Code": "ValidationError",
+        "Message": "Endpoint smplat-dev-sample-v2 of account local not found.",
+    }
     predictions = json.loads(response["Body"].read())["predictions"]
     assert len(predictions) == len(rows) == 8
     assert sum(p["predicted_label"] == int(label) for p, label in zip(predictions, labels, strict=True)) >= 7

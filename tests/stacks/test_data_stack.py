@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from aws_cdk.assertions import Match
 
@@ -41,6 +40,28 @@ DATA_OUTPUTS = {
     "InferenceRepositoryArn",
     "ModelPackageGroupName",
     "ModelPackageGroupArn",
+}
+# Output ID -> its SSM parameter under /smplat/<stage>/
+DATA_PARAMETERS = {
+    "ExecutionRoleArn": "execution-role-arn",
+    "LatestApprovedModelParameterName": "latest-approved-model-parameter-name",
+    "KeyArn": "key-arn",
+    "DataBucketName": "data-bucket-name",
+    "DataBucketArn": "data-bucket-arn",
+    "TrainChannelUri": "train-channel-uri",
+    "ValidationChannelUri": "validation-channel-uri",
+    "TestChannelUri": "test-channel-uri",
+    "RawDataUri": "raw-data-uri",
+    "LabelingUri": "labeling-uri",
+    "ArtifactsBucketName": "artifacts-bucket-name",
+    "ArtifactsBucketArn": "artifacts-bucket-arn",
+    "AccessLogsBucketName": "access-logs-bucket-name",
+    "TrainingRepositoryUri": "training-repository-uri",
+    "TrainingRepositoryArn": "training-repository-arn",
+    "InferenceRepositoryUri": "inference-repository-uri",
+    "InferenceRepositoryArn": "inference-repository-arn",
+    "ModelPackageGroupName": "model-package-group-name",
+    "ModelPackageGroupArn": "model-package-group-arn",
 }
 
 
@@ -216,8 +237,7 @@ def test_outputs_are_pinned_exported_and_mirrored_in_ssm(each_stage: Synthesized
     }
     for output_id, output in published.items():
         assert output["Export"] == {"Name": f"smplat-{each_stage.name}-{output_id}"}
-        kebab = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", output_id).lower()
-        name = f"/smplat/{each_stage.name}/{kebab}"
+        name = f"/smplat/{each_stage.name}/{DATA_PARAMETERS[output_id]}"
         assert parameters[name] == output["Value"], output_id
         assert output["Description"].endswith(f"(SSM: {name})")
     assert len(parameters) == len(DATA_OUTPUTS)
@@ -230,7 +250,13 @@ def test_channels_are_distinct_locations_of_the_data_bucket(each_stage: Synthesi
         for k in ("TrainChannelUri", "ValidationChannelUri", "TestChannelUri", "RawDataUri", "LabelingUri")
     }
     assert len(set(uris.values())) == 5
+    prefixes = {
+        "TrainChannelUri": "train",
+        "ValidationChannelUri": "validation",
+        "TestChannelUri": "test",
+        "RawDataUri": "raw",
+        "LabelingUri": "labeling",
+    }
     for output_id, uri in uris.items():
         assert "DataChannelsStorageBucketDFA7E37B" in uri
-        prefix = output_id.removesuffix("ChannelUri").removesuffix("DataUri").removesuffix("Uri").lower()
-        assert uri.endswith(f'/{prefix}/"]]}}'), uri
+        assert uri.endswith(f'/{prefixes[output_id]}/"]]}}'), uri

@@ -15,7 +15,7 @@ def only(stage: SynthesizedStage, type_name: str) -> tuple[str, dict[str, Any]]:
 
 
 def endpoint_name(stage: SynthesizedStage) -> str:
-    return f"smplat-{stage.name}-{stage.config.endpoints[0].name}"
+    return {"dev": "smplat-dev-sample", "prod": "smplat-prod-fraud-scoring"}[stage.name]
 
 
 def test_model_runs_isolated_in_the_private_subnets_as_its_own_role(each_stage: SynthesizedStage) -> None:
@@ -79,15 +79,25 @@ def test_endpoint_updates_blue_green_and_rolls_back_on_its_alarms(each_stage: Sy
     assert props["EndpointConfigName"] == {"Fn::GetAtt": [config_id, "EndpointConfigName"]}
     assert props["RetainAllVariantProperties"] is True
     assert props["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DesiredWeight"}]
-    deployment = each_stage.config.endpoints[0].deployment
     policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
-    routing = policy["TrafficRoutingConfiguration"]
-    assert routing["Type"] == deployment.traffic_shifting.upper()
-    assert routing["WaitIntervalInSeconds"] == deployment.wait_minutes * 60
-    assert policy["TerminationWaitInSeconds"] == deployment.bake_minutes * 60
-    assert policy["MaximumExecutionTimeoutInSeconds"] == deployment.max_minutes * 60
-    if deployment.traffic_shifting == "canary":
-        assert routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent}
+    # dev: all at once, bake 5 min, at most 30; prod: a 10% canary for 10 min, bake 15, at most 90.
+    expected = {
+        "dev": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 300,
+            "MaximumExecutionTimeoutInSeconds": 1800,
+        },
+        "prod": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+                "WaitIntervalInSeconds": 600,
+            },
+            "TerminationWaitInSeconds": 900,
+            "MaximumExecutionTimeoutInSeconds": 5400,
+        },
+    }[each_stage.name]
+    assert policy == expected
     # The rollback alarms are the endpoint's own 5XX and latency alarms, created before it.
     alarms = each_stage.resources("endpoints", "AWS::CloudWatch::Alarm")
     rollback = [a["AlarmName"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
@@ -170,7 +180,8 @@ def test_alarms_notify_an_encrypted_topic_and_fill_a_dashboard(each_stage: Synth
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
     latency = next(a for a in alarms if a["Properties"]["AlarmName"].endswith("latency-p99"))
-    assert latency["Properties"]["Threshold"] == each_stage.config.endpoints[0].alarms.latency_p99_ms * 1000
+    # ModelLatency is in microseconds: dev keeps the default 500 ms, prod sets 100 ms.
+    assert latency["Properties"]["Threshold"] == {"dev": 500_000, "prod": 100_000}[each_stage.name]
     _, dashboard = only(each_stage, "AWS::CloudWatch::Dashboard")
     assert dashboard["Properties"]["DashboardName"] == name
     subscriptions = each_stage.resources("endpoints", "AWS::SNS::Subscription").values()
@@ -210,14 +221,25 @@ def test_inference_role_reads_its_model_only_and_the_invoke_policy_names_the_end
 
 def test_outputs_are_published_with_exports_and_parameters(each_stage: SynthesizedStage) -> None:
     outputs = each_stage.templates["endpoints"]["Outputs"]
-    pascal = "".join(p.capitalize() for p in each_stage.config.endpoints[0].name.split("-"))
-    expected = {f"Endpoint{pascal}{k}" for k in ("Name", "Arn", "InvokePolicyArn", "AlarmTopicArn", "DataCaptureUri")}
-    assert set(outputs) == expected
+    # output ID -> SSM parameter, per shipped stage
+    expected = {
+        "dev": {
+            "EndpointSampleName": "/smplat/dev/endpoint-sample-name",
+            "EndpointSampleArn": "/smplat/dev/endpoint-sample-arn",
+            "EndpointSampleInvokePolicyArn": "/smplat/dev/endpoint-sample-invoke-policy-arn",
+            "EndpointSampleAlarmTopicArn": "/smplat/dev/endpoint-sample-alarm-topic-arn",
+            "EndpointSampleDataCaptureUri": "/smplat/dev/endpoint-sample-data-capture-uri",
+        },
+        "prod": {
+            "EndpointFraudScoringName": "/smplat/prod/endpoint-fraud-scoring-name",
+            "EndpointFraudScoringArn": "/smplat/prod/endpoint-fraud-scoring-arn",
+            "EndpointFraudScoringInvokePolicyArn": "/smplat/prod/endpoint-fraud-scoring-invoke-policy-arn",
+            "EndpointFraudScoringAlarmTopicArn": "/smplat/prod/endpoint-fraud-scoring-alarm-topic-arn",
+            "EndpointFraudScoringDataCaptureUri": "/smplat/prod/endpoint-fraud-scoring-data-capture-uri",
+        },
+    }[each_stage.name]
+    assert set(outputs) == set(expected)
     for output_id in expected:
         assert outputs[output_id]["Export"] == {"Name": f"smplat-{each_stage.name}-{output_id}"}
     parameters = {p["Properties"]["Name"] for p in each_stage.resources("endpoints", "AWS::SSM::Parameter").values()}
-    kebab = each_stage.config.endpoints[0].name
-    assert parameters == {
-        f"/smplat/{each_stage.name}/endpoint-{kebab}-{k}"
-        for k in ("name", "arn", "invoke-policy-arn", "alarm-topic-arn", "data-capture-uri")
-    }
+    assert parameters == set(expected.values())

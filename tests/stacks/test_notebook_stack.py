@@ -11,10 +11,12 @@ from tests.conftest import SynthesizedStage
 
 def test_every_notebook_is_private_rootless_encrypted_and_imdsv2_only(each_stage: SynthesizedStage) -> None:
     notebooks = each_stage.resources("notebooks", "AWS::SageMaker::NotebookInstance")
-    assert len(notebooks) == len(each_stage.config.notebooks)
+    assert [n["Properties"]["NotebookInstanceName"] for n in notebooks.values()] == {
+        "dev": ["smplat-dev-data-science"],
+        "prod": ["smplat-prod-fraud-team"],
+    }[each_stage.name]
     for entry, notebook in zip(each_stage.config.notebooks, notebooks.values(), strict=True):
         props = notebook["Properties"]
-        assert props["NotebookInstanceName"] == f"smplat-{each_stage.name}-{entry.name}"
         assert (props["DirectInternetAccess"], props["RootAccess"]) == ("Disabled", "Disabled")
         assert props["InstanceMetadataServiceConfiguration"] == {"MinimumInstanceMetadataServiceVersion": "2"}
         assert (props["InstanceType"], props["VolumeSizeInGB"]) == (entry.instance_type, entry.volume_size_gb)
@@ -26,8 +28,10 @@ def test_every_notebook_is_private_rootless_encrypted_and_imdsv2_only(each_stage
 
 
 def test_notebook_security_group_has_no_ingress_and_https_out_only(each_stage: SynthesizedStage) -> None:
-    groups = each_stage.resources("notebooks", "AWS::EC2::SecurityGroup").values()
-    for group in groups:
+    groups = each_stage.resources("notebooks", "AWS::EC2::SecurityGroup")
+    expected = {"dev": "NotebookDataScienceSecurityGroupCB640F40", "prod": "NotebookFraudTeamSecurityGroupB6A0F819"}
+    assert list(groups) == [expected[each_stage.name]]  # one per notebook: the loop below must not run on nothing
+    for group in groups.values():
         props = group["Properties"]
         assert "SecurityGroupIngress" not in props
         assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] == [
@@ -45,7 +49,8 @@ def test_role_passes_only_the_platform_role_and_stops_only_itself(each_stage: Sy
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
     stop = json.dumps(statements["StopItselfWhenIdle"]["Resource"])
-    assert f"notebook-instance/{prefix}-{each_stage.config.notebooks[0].name}" in stop and "*" not in stop
+    notebook = {"dev": "smplat-dev-data-science", "prod": "smplat-prod-fraud-team"}[each_stage.name]
+    assert f"notebook-instance/{notebook}" in stop and "*" not in stop
     jobs = json.dumps(statements["RunPlatformJobs"]["Resource"])
     for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline"):
         assert f"{kind}/{prefix}-*" in jobs
@@ -59,13 +64,22 @@ def test_role_passes_only_the_platform_role_and_stops_only_itself(each_stage: Sy
 
 def test_outputs_name_and_link_every_notebook(each_stage: SynthesizedStage) -> None:
     outputs = each_stage.templates["notebooks"]["Outputs"]
-    pascal = "".join(p.capitalize() for p in each_stage.config.notebooks[0].name.split("-"))
-    assert set(outputs) == {f"Notebook{pascal}Name", f"Notebook{pascal}Url"}
-    assert outputs[f"Notebook{pascal}Name"]["Export"] == {"Name": f"smplat-{each_stage.name}-Notebook{pascal}Name"}
+    name_output, url_output, export, url_parameter = {
+        "dev": (
+            "NotebookDataScienceName",
+            "NotebookDataScienceUrl",
+            "smplat-dev-NotebookDataScienceName",
+            "/smplat/dev/notebook-data-science-url",
+        ),
+        "prod": (
+            "NotebookFraudTeamName",
+            "NotebookFraudTeamUrl",
+            "smplat-prod-NotebookFraudTeamName",
+            "/smplat/prod/notebook-fraud-team-url",
+        ),
+    }[each_stage.name]
+    assert set(outputs) == {name_output, url_output}
+    assert outputs[name_output]["Export"] == {"Name": export}
     each_stage.template("notebooks").has_resource_properties(
-        "AWS::SSM::Parameter",
-        {
-            "Name": f"/smplat/{each_stage.name}/notebook-{each_stage.config.notebooks[0].name}-url",
-            "Value": Match.any_value(),
-        },
+        "AWS::SSM::Parameter", {"Name": url_parameter, "Value": Match.any_value()}
     )
