@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 
-from config.schema import LATEST_APPROVED, ModelConfig
+from config.model_sources import LATEST_APPROVED, ModelConfig
 from constructs import Construct
 
 # Where the platform's pipelines put artifacts that they register as model packages.

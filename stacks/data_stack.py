@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
 from constructs.container_repository import ContainerRepository, repository_id
 from constructs.data_channels import DataChannels

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk import Stack
 
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
 from constructs.endpoint_model import VpcPlacement
 from constructs.published_outputs import PublishedOutputs

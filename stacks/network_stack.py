@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
 from constructs.acknowledge import acknowledge
 from constructs.platform_network import PlatformNetwork

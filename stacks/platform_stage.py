@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import aws_cdk as cdk
 
-from config.schema import StageConfig
+from config import StageConfig
 from constructs import Construct
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack

@@ -89,7 +89,7 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
         (
             "network.source",
             "peer",
-            r"^network: source must be 'create' \(a new VPC\) or 'import' \(an existing VPC\), got",
+            r"^network.source: 'peer' is invalid: Input should be 'create' or 'import'$",
         ),
         (
             "network.interface_endpoints",
