@@ -8,8 +8,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 
-from config import CONFIG_DIR, ConfigError, available_stages, load_stage
-from config.schema import StageConfig
+from config import CONFIG_DIR, ConfigError, StageConfig, available_stages, load_stage
 from stacks.platform_stage import PlatformStage
 
 ALL_STAGES = "all"

@@ -1,8 +1,11 @@
-"""Instance types SageMaker offers for notebook instances (from the CloudFormation resource schema
-of AWS::SageMaker::NotebookInstance, as shipped with cfn-lint 1.58), and rules about hosting types."""
+"""AWS facts the schema and the constructs share: instance types, serverless sizes, retired features, log periods."""
+
+from __future__ import annotations
 
 import re
 
+# Notebook instance types, from the CloudFormation resource schema of AWS::SageMaker::NotebookInstance
+# as shipped with cfn-lint 1.58.
 NOTEBOOK_INSTANCE_TYPES = frozenset(
     {
      "ml.c4.2xlarge", "ml.c4.4xlarge", "ml.c4.8xlarge", "ml.c4.xlarge", "ml.c5.18xlarge",
@@ -83,3 +86,29 @@ def vcpus(instance_type: str) -> int:
     if size in ("medium", "large"):
         return 2
     return 4 * int(size.removesuffix("xlarge") or 1)
+
+
+# SageMaker refuses endpoint names longer than this.
+ENDPOINT_NAME_MAX_LENGTH = 63
+
+# SageMaker Serverless Inference's memory sizes (MB).
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+
+# Notebook platforms SageMaker no longer supports, with what to use instead.
+RETIRED_NOTEBOOK_PLATFORMS = {
+    "notebook-al1-v1": "Amazon Linux 1 notebooks reached end of support; use notebook-al2023-v1",
+    "notebook-al2-v1": "notebook-al2-v1 (JupyterLab 1) reached end of support; use notebook-al2023-v1",
+}
+
+# Keys of Elastic Inference, which reached end of life: refused wherever a stage file uses them.
+RETIRED_KEYS = {
+    key: "Elastic Inference accelerators reached end of life in April 2024 and can no longer be "
+    "attached; use a GPU (ml.g5, ml.g6) or AWS Inferentia (ml.inf2) instance type instead"
+    for key in ("accelerator_type", "accelerator_types", "elastic_inference")
+}
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+    1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip

@@ -1,24 +1,35 @@
-"""Loads and validates a stage file (config/<stage>.yaml) into a typed StageConfig."""
+"""Loads and validates a stage file (config/<stage>.yaml) into a typed StageConfig.
+
+One module per section of the stage file holds its models and their rules together: network.py,
+data.py, notebooks.py, endpoints.py (with model_sources.py, autoscaling.py and deployment.py), and
+stage.py for the stage itself; types.py holds what they share. To add a section (say `pipelines`):
+write config/pipelines.py with StrictModel subclasses; put a rule on one value into its Annotated
+type (`value_rule`), a rule across a model's fields into the model's `problems` method, and read
+stage-wide facts (stage name, account, region, sandbox, repositories) from the `StageFacts` it gets.
+Then add the field to StageConfig (config/stage.py) and run `python -m config.reference --write`.
+"""
 
 from __future__ import annotations
 
 import json
+import typing
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from config.schema import RETIRED_PLATFORMS, ExistingVpc, NewVpc, StageConfig, cross_field_problems
+from config.data import DataConfig
+from config.stage import StageConfig
+from config.types import RULES, StageFacts, tagged_union
+from sagemaker_facts import RETIRED_KEYS
+
+__all__ = ["CONFIG_DIR", "ConfigError", "StageConfig", "available_stages", "load_stage", "parse_stage"]
 
 CONFIG_DIR = Path(__file__).resolve().parent
-
-# Keys of AWS features that no longer exist, with what to use instead. Matched at any depth.
-RETIRED_KEYS = {
-    key: "Elastic Inference accelerators reached end of life in April 2024 and can no longer be "
-    "attached; use a GPU (ml.g5, ml.g6) or AWS Inferentia (ml.inf2) instance type instead"
-    for key in ("accelerator_type", "accelerator_types", "elastic_inference")
-}
 
 
 class ConfigError(Exception):
@@ -55,17 +66,42 @@ def parse_stage(raw: Any, *, source: str, stage: str | None = None) -> StageConf
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"the file must hold a mapping of settings, got {type(raw).__name__}"])
     problems = _retired_problems(raw, ())
-    config: StageConfig | None = None
     try:
         # Through JSON so that strict mode accepts YAML lists for tuple fields.
-        config = StageConfig.model_validate_json(json.dumps(raw, default=str))
+        config = StageConfig.model_validate_json(_json(raw), context=_facts(raw, stage))
     except ValidationError as err:
-        problems += [_describe(e) for e in err.errors() if not _is_retired(e) and not _is_retired_platform(e)]
-    problems += cross_field_problems(raw, stage)
+        errors = err.errors()
+        problems += _messages([e for e in errors if not _is_retired(e) and not _is_echo(e, errors)])
     if problems:
         raise ConfigError(source, list(dict.fromkeys(problems)))
-    assert config is not None
     return config
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
+def _facts(raw: dict[str, Any], stage: str | None) -> StageFacts:
+    """What the rules inside the sections may know about the whole stage, each None unless usable."""
+
+    def text(key: str) -> str | None:
+        return value if isinstance(value := raw.get(key), str) else None
+
+    try:
+        repositories: tuple[str, ...] | None = DataConfig.model_validate_json(
+            _json(raw.get("data", {}))
+        ).container_repositories
+    except ValidationError:
+        repositories = None  # reported by the data section itself
+    sandbox = raw.get("sandbox")
+    return StageFacts(
+        stage=stage,
+        project=text("project"),
+        account=text("account"),
+        region=text("region"),
+        sandbox=sandbox if isinstance(sandbox, bool) else None,
+        repositories=repositories,
+    )
 
 
 def _retired_problems(node: Any, path: tuple[str, ...]) -> list[str]:
@@ -82,38 +118,100 @@ def _retired_problems(node: Any, path: tuple[str, ...]) -> list[str]:
     return found
 
 
-def _is_retired(error: Any) -> bool:
+def _is_retired(error: ErrorDetails) -> bool:
     return error["type"] == "extra_forbidden" and str(error["loc"][-1]) in RETIRED_KEYS
 
 
-def _is_retired_platform(error: Any) -> bool:
-    return str(error["loc"][-1]) == "platform_identifier" and error.get("input") in RETIRED_PLATFORMS
+def _is_echo(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    """A tuple's length counts only its valid items: one with an invalid item is "too short" as well."""
+    loc = error["loc"]
+    return error["type"] == "too_short" and any(
+        len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
+    )
 
 
-def _describe(error: Any) -> str:
-    # Drop the discriminator tag pydantic puts into the location of a tagged union member.
-    loc = [str(part) for part in error["loc"] if part not in ("create", "import")]
-    path = ".".join(loc) or "(top level)"
-    kind, value = error["type"], error.get("input")
-    if kind == "extra_forbidden":
-        allowed = ", ".join(_allowed_keys(loc[:-1]))
-        return f"{path}: unknown key (value {value!r}); allowed keys here: {allowed}"
-    if kind == "missing":
-        return f"{path}: required but missing"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return f"{path}: source must be 'create' (a new VPC) or 'import' (an existing VPC), got {value!r}"
-    return f"{path}: {value!r} is invalid: {error['msg']}"
+@dataclass(frozen=True)
+class _Place:
+    """Where an error's location leads in the schema."""
+
+    path: tuple[str, ...]  # the location as the stage file spells it (without union tags)
+    model: type[BaseModel] | None  # the model there, if any
+    union: tuple[str, dict[str, type[BaseModel]]] | None = None  # a tagged union there: discriminator, members
+    tag: str | None = None  # the tag that chose `model` from `union`
 
 
-def _allowed_keys(parent: list[str]) -> list[str]:
-    model: Any = StageConfig
-    for part in parent:
-        if part.isdigit() or model is None:
+def _place(loc: tuple[int | str, ...]) -> _Place:
+    place = _Place((), StageConfig)
+    for part in loc:
+        if place.union is not None and part in place.union[1]:  # the tag pydantic puts into the location
+            place = _Place(place.path, place.union[1][str(part)], place.union, str(part))
             continue
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    if model is None:
-        # The network union: list the keys of both kinds.
-        return sorted(set(NewVpc.model_fields) | set(ExistingVpc.model_fields))
-    return sorted(model.model_fields)
+        path = (*place.path, str(part))
+        field = place.model.model_fields.get(part) if place.model is not None and isinstance(part, str) else None
+        if field is None:  # a list index keeps the items' model; a mapping or unknown key has none
+            place = _Place(path, place.model if isinstance(part, int) else None)
+        elif (union := tagged_union(field)) is not None:
+            place = _Place(path, None, union)
+        else:
+            place = _Place(path, _model_of(field.annotation))
+    return place
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `Model`, `Model | None` or `tuple[Model, ...]` field."""
+    for candidate in (annotation, *typing.get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _messages(errors: list[ErrorDetails]) -> list[str]:
+    """One message per problem: what the schema refuses first, then what the rules refuse."""
+    # Keys that belong to another member of a tagged union, per place: one message names them all.
+    misplaced: dict[tuple[int | str, ...], list[str]] = defaultdict(list)
+    for error in errors:
+        parent = _place(error["loc"][:-1])
+        if error["type"] == "extra_forbidden" and str(error["loc"][-1]) in _other_members_keys(parent):
+            misplaced[error["loc"][:-1]].append(str(error["loc"][-1]))
+    ordered = sorted(errors, key=lambda error: error["type"] == RULES)
+    return [message for error in ordered for message in _describe(error, misplaced)]
+
+
+def _other_members_keys(place: _Place) -> set[str]:
+    if place.union is None or place.model is None:
+        return set()
+    return {key for member in place.union[1].values() for key in member.model_fields} - set(place.model.model_fields)
+
+
+def _describe(error: ErrorDetails, misplaced: dict[tuple[int | str, ...], list[str]]) -> list[str]:
+    loc, kind, value = error["loc"], error["type"], error.get("input")
+    if kind == RULES:
+        ctx = error.get("ctx", {})
+        base = _place(loc[:-1] if ctx["from_field"] else loc).path
+        return [f"{'.'.join(p for p in (*base, suffix) if p)}: {message}" for suffix, message in ctx["problems"]]
+    place, parent = _place(loc), _place(loc[:-1])
+    path = ".".join(place.path) or "(top level)"
+    if kind == "extra_forbidden" and parent.model is not None:
+        if parent.union is not None and str(loc[-1]) in (keys := misplaced.get(loc[:-1], [])):
+            discriminator, members = parent.union
+            common = set.intersection(*(set(member.model_fields) for member in members.values()))
+            takes = [key for key in parent.model.model_fields if key not in common]
+            return [
+                f"{'.'.join(parent.path)}: {sorted(keys)} do not apply to {discriminator} {parent.tag!r}; "
+                f"it takes {takes}"
+            ]
+        return [
+            f"{path}: unknown key (value {value!r}); allowed keys here: {', '.join(sorted(parent.model.model_fields))}"
+        ]
+    if kind == "missing":
+        if parent.union is not None:
+            return [f"{path}: required for {parent.union[0]} {parent.tag!r}"]
+        return [f"{path}: required but missing"]
+    if kind in ("union_tag_invalid", "union_tag_not_found") and place.union is not None:
+        discriminator, members = place.union
+        *others, last = [repr(tag) for tag in members]
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        if kind == "union_tag_not_found":
+            return [f"{path}.{discriminator}: required but missing; allowed: {allowed}"]
+        return [f"{path}.{discriminator}: {error.get('ctx', {}).get('tag')!r} is invalid: Input should be {allowed}"]
+    return [f"{path}: {value!r} is invalid: {error['msg']}"]

@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from config.schema import ExistingVpc, NewVpc, StageConfig
+from config.stage import StageConfig
+from config.types import tagged_union
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "config" / "stage.schema.json"
@@ -43,10 +44,12 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
         annotation = field.annotation
-        if name == "network":
-            for member, label in ((NewVpc, "create"), (ExistingVpc, "import")):
-                rows.append(f"| `network` (source: {label}) | mapping | | {member.__doc__} |")
-                rows += _rows(member, "network.")
+        union = tagged_union(field)
+        if union is not None:
+            discriminator, members = union
+            for label, member in members.items():
+                rows.append(f"| `{path}` ({discriminator}: {label}) | mapping | | {member.__doc__} |")
+                rows += _rows(member, f"{path}.")
             continue
         nested = _model_of(annotation)
         if nested is not None:

@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config.schema import AutoscalingConfig
+from config.autoscaling import AutoscalingConfig
 from constructs import Construct
 from naming import pascal
 from sagemaker_facts import vcpus

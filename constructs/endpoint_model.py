@@ -17,7 +17,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_ssm as ssm
 
-from config.schema import LATEST_APPROVED, ModelConfig
+from config.model_sources import (
+    LATEST_APPROVED,
+    ArtifactModel,
+    ImageReference,
+    MarketplaceModel,
+    ModelConfig,
+    RegistryModel,
+)
 from constructs import Construct
 
 # Where the platform's pipelines put artifacts that they register as model packages.
@@ -41,16 +48,17 @@ class ModelNeeds:
 def model_needs(
     scope: Construct, id: str, config: ModelConfig, repositories: Mapping[str, ecr.IRepository]
 ) -> ModelNeeds:
-    if config.source == "marketplace":
+    """What the inference role must allow for `config` to load (`id`: construct ID of an imported
+    AWS-owned repository, for built-in images)."""
+    if isinstance(config, MarketplaceModel):
         return ModelNeeds((), ())  # the seller's image and artifact are SageMaker's to fetch
-    if config.source == "registry":
+    if isinstance(config, RegistryModel):
         # A package may name any platform image and any registered artifact.
         return ModelNeeds((f"{REGISTERED_MODELS_PREFIX}*",), tuple(repositories.values()))
-    assert config.artifact_key is not None
-    if config.image is not None:
-        return ModelNeeds((config.artifact_key,), (repositories[config.image.repository],))
-    assert config.image_uri is not None
-    return ModelNeeds((config.artifact_key,), (_repository_of(scope, id, config.image_uri),))
+    image = config.container_image
+    if isinstance(image, ImageReference):
+        return ModelNeeds((config.artifact_key,), (repositories[image.repository],))
+    return ModelNeeds((config.artifact_key,), (_repository_of(scope, id, image),))
 
 
 def _repository_of(scope: Construct, id: str, image_uri: str) -> ecr.IRepository:
@@ -116,17 +124,15 @@ class EndpointModel(Construct):
         latest_approved_parameter: str,
     ) -> sagemaker.CfnModel.ContainerDefinitionProperty:
         environment = dict(config.environment) or None
-        if config.source == "artifact":
-            assert config.artifact_key is not None
-            if config.image is not None:
-                image = repositories[config.image.repository].repository_uri_for_tag(config.image.tag)
-            else:
-                assert config.image_uri is not None
-                image = config.image_uri
+        if isinstance(config, ArtifactModel):
+            image = config.container_image
             return sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image, model_data_url=bucket.s3_url_for_object(config.artifact_key), environment=environment
+                image=repositories[image.repository].repository_uri_for_tag(image.tag)
+                if isinstance(image, ImageReference)
+                else image,
+                model_data_url=bucket.s3_url_for_object(config.artifact_key),
+                environment=environment,
             )
-        assert config.model_package is not None
         package = config.model_package
         if package == LATEST_APPROVED:
             # A CloudFormation parameter of SSM type: read when the stack deploys, never at synth.

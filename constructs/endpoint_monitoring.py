@@ -16,7 +16,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 
-from config.schema import AlarmsConfig, VariantConfig
+from config.deployment import AlarmsConfig
+from config.endpoints import VariantConfig
 from constructs import Construct
 from naming import kebab
 from sagemaker_facts import vcpus

@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
-from config.schema import ExistingVpc, NewVpc
+from config.network import ExistingVpc, NewVpc
 from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 from naming import pascal

@@ -19,7 +19,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from config.schema import DeploymentConfig, EndpointConfig
+from config.deployment import DeploymentConfig
+from config.endpoints import EndpointConfig
 from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 from constructs.endpoint_autoscaling import EndpointAutoscaling

@@ -10,8 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from config import load_stage
-from config.schema import StageConfig
+from config import StageConfig, load_stage
+from config.model_sources import ArtifactModel
 from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
 from model_code.contract import CHANNELS, OBJECTIVE
@@ -89,8 +89,8 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
     print("  " + "  ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()))
     # Where the dev stage's endpoint loads its model from: what is trained here is what it serves.
     endpoint = config.endpoints[0]
+    assert isinstance(endpoint.model, ArtifactModel), "the dev stage's first endpoint serves a model.tar.gz"
     artifact_key = endpoint.model.artifact_key
-    assert artifact_key is not None
     s3.upload_file(str(result.model_artifact), outputs["ArtifactsBucketName"], artifact_key)
     print(f"  model -> s3://{outputs['ArtifactsBucketName']}/{artifact_key} (endpoint {endpoint.name}'s artifact)")
 

@@ -11,7 +11,7 @@ from aws_cdk import Annotations, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 
 from config import StageConfig
-from config.schema import NetworkConfig, NewVpc
+from config.network import NetworkConfig, NewVpc
 from constructs import Construct
 from constructs.acknowledge import acknowledge
 from constructs.platform_network import PlatformNetwork

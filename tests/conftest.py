@@ -15,8 +15,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from app import add_compliance_checks, compose
-from config import available_stages, load_stage
-from config.schema import StageConfig
+from config import StageConfig, available_stages, load_stage
 from model_code.data import write_sample_dataset
 from model_code.local_training import TrainingResult, run_training_job
 from model_code.split import SplitSpec, split_file

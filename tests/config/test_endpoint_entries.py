@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from config import ConfigError, parse_stage
-from config.schema import StageConfig
+from config import ConfigError, StageConfig, parse_stage
 from tests.config.test_stage_files import DEV, PROD
 
 REGISTRY_ARN = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/smplat-prod/3"
@@ -148,7 +147,7 @@ def test_weights_that_sum_to_zero_are_refused() -> None:
         ],
     )
     assert_refused(
-        raw, r"^endpoints.0.variants: weights \[0, 0.0\] sum to zero; at least one variant must take traffic"
+        raw, r"^endpoints.0.variants: weights \[0.0, 0.0\] sum to zero; at least one variant must take traffic"
     )
 
 

@@ -89,7 +89,7 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
         (
             "network.source",
             "peer",
-            r"^network: source must be 'create' \(a new VPC\) or 'import' \(an existing VPC\), got",
+            r"^network.source: 'peer' is invalid: Input should be 'create' or 'import'$",
         ),
         (
             "network.interface_endpoints",
@@ -252,3 +252,33 @@ def test_bad_notebook_entries_are_named(entry: dict[str, Any], expected: str) ->
 def test_notebook_names_must_be_unique() -> None:
     found = problems(changed(DEV, "notebooks", [NOTEBOOK, {**NOTEBOOK, "owner": "someone else"}]))
     assert found == ["notebooks: names ['team-a'] are used more than once; each notebook needs its own name"]
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        ({"cidr": "10.40.0.0/16"}, "network.source: required but missing; allowed: 'create' or 'import'"),
+        (
+            {"source": "import", "vpc_id": "vpc-01234567", "cidr": "10.1.0.0/16", "availability_zones": ["a"]},
+            "network.private_subnet_ids: required for source 'import'",
+        ),
+        (
+            {"source": "create", "vpc_id": "vpc-01234567", "private_subnet_ids": []},
+            "network: ['private_subnet_ids', 'vpc_id'] do not apply to source 'create'; it takes "
+            "['az_count', 'flow_log_retention_days']",
+        ),
+        (
+            {"source": "create", "peering": True},
+            "network.peering: unknown key (value True); allowed keys here: availability_zones, az_count, cidr, "
+            "flow_log_retention_days, interface_endpoints, source",
+        ),
+    ],
+)
+def test_tagged_union_messages_follow_the_tag(network: dict[str, Any], expected: str) -> None:
+    assert expected in problems(changed(DEV, "network", network))
+
+
+def test_an_invalid_list_item_is_not_also_reported_as_a_short_list() -> None:
+    raw = copy.deepcopy(DEV)
+    raw["endpoints"][0]["variants"][0]["weight"] = -1
+    assert problems(raw) == ["endpoints.0.variants.0.weight: -1 is invalid: Input should be greater than or equal to 0"]

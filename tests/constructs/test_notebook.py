@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 
 from app import compose
 from config import load_stage
-from config.schema import CodeRepository
+from config.notebooks import CodeRepository
 from tests.conftest import new_app
 
 

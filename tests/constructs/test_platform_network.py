@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
-from config.schema import ExistingVpc
+from config.network import ExistingVpc
 from constructs.platform_network import PlatformNetwork
 from tests.conftest import new_app
 

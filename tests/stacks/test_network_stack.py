@@ -6,7 +6,7 @@ import json
 
 from aws_cdk.assertions import Match
 
-from config.schema import INTERFACE_ENDPOINTS
+from config.network import INTERFACE_ENDPOINTS
 from tests.conftest import SynthesizedStage
 
 HTTPS = {"FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
