@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import typing
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from config import yaml_core
 from config.data import DataConfig
 from config.stage import StageConfig
 from config.types import RULES, StageFacts, tagged_union
@@ -56,24 +58,36 @@ def load_stage(stage: str, config_dir: Path = CONFIG_DIR) -> StageConfig:
             [f"no such stage in {config_dir}; valid stages: {', '.join(stages) or '(none)'}"],
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml_core.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(str(path), [f"not valid YAML: {err}"]) from None
-    return parse_stage(raw, source=str(path), stage=stage)
+    return parse_stage(
+        document.data, source=str(path), stage=stage, written=document.written, problems=document.problems
+    )
 
 
-def parse_stage(raw: Any, *, source: str, stage: str | None = None) -> StageConfig:
+def parse_stage(
+    raw: Any,
+    *,
+    source: str,
+    stage: str | None = None,
+    written: Mapping[tuple[str, ...], str] | None = None,
+    problems: Sequence[str] = (),
+) -> StageConfig:
+    """Validate a stage file's content completely, or raise ConfigError with every problem.
+    `written`: the source text of non-string scalars by path, shown in messages instead of the
+    parsed value; `problems`: what reading the file found already (keys given twice)."""
     if not isinstance(raw, dict):
         raise ConfigError(source, [f"the file must hold a mapping of settings, got {type(raw).__name__}"])
-    problems = _retired_problems(raw, ())
+    found = [*problems, *_retired_problems(raw, ())]
     try:
         # Through JSON so that strict mode accepts YAML lists for tuple fields.
         config = StageConfig.model_validate_json(_json(raw), context=_facts(raw, stage))
     except ValidationError as err:
         errors = err.errors()
-        problems += _messages([e for e in errors if not _is_retired(e) and not _is_echo(e, errors)])
-    if problems:
-        raise ConfigError(source, list(dict.fromkeys(problems)))
+        found += _messages([e for e in errors if not _is_retired(e) and not _is_echo(e, errors)], written or {})
+    if found:
+        raise ConfigError(source, list(dict.fromkeys(found)))
     return config
 
 
@@ -165,7 +179,7 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _messages(errors: list[ErrorDetails]) -> list[str]:
+def _messages(errors: list[ErrorDetails], written: Mapping[tuple[str, ...], str]) -> list[str]:
     """One message per problem: what the schema refuses first, then what the rules refuse."""
     # Keys that belong to another member of a tagged union, per place: one message names them all.
     misplaced: dict[tuple[int | str, ...], list[str]] = defaultdict(list)
@@ -174,7 +188,7 @@ def _messages(errors: list[ErrorDetails]) -> list[str]:
         if error["type"] == "extra_forbidden" and str(error["loc"][-1]) in _other_members_keys(parent):
             misplaced[error["loc"][:-1]].append(str(error["loc"][-1]))
     ordered = sorted(errors, key=lambda error: error["type"] == RULES)
-    return [message for error in ordered for message in _describe(error, misplaced)]
+    return [message for error in ordered for message in _describe(error, misplaced, written)]
 
 
 def _other_members_keys(place: _Place) -> set[str]:
@@ -183,7 +197,9 @@ def _other_members_keys(place: _Place) -> set[str]:
     return {key for member in place.union[1].values() for key in member.model_fields} - set(place.model.model_fields)
 
 
-def _describe(error: ErrorDetails, misplaced: dict[tuple[int | str, ...], list[str]]) -> list[str]:
+def _describe(
+    error: ErrorDetails, misplaced: dict[tuple[int | str, ...], list[str]], written: Mapping[tuple[str, ...], str]
+) -> list[str]:
     loc, kind, value = error["loc"], error["type"], error.get("input")
     if kind == RULES:
         ctx = error.get("ctx", {})
@@ -214,4 +230,7 @@ def _describe(error: ErrorDetails, misplaced: dict[tuple[int | str, ...], list[s
         if kind == "union_tag_not_found":
             return [f"{path}.{discriminator}: required but missing; allowed: {allowed}"]
         return [f"{path}.{discriminator}: {error.get('ctx', {}).get('tag')!r} is invalid: Input should be {allowed}"]
+    if place.path in written:  # a number, boolean or null as the file spells it, e.g. 0123 (not 123)
+        hint = f"; to mean the text, quote it: '{written[place.path]}'" if kind == "string_type" else ""
+        return [f"{path}: {written[place.path]} is invalid: {error['msg']}{hint}"]
     return [f"{path}: {value!r} is invalid: {error['msg']}"]

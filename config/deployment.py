@@ -16,7 +16,9 @@ class DeploymentConfig(StrictModel):
     """Deployment guardrails: blue/green updates with traffic shifting, bake time and alarm rollback."""
 
     traffic_shifting: Literal["all_at_once", "canary", "linear"] = Field(
-        default="canary", description="How traffic moves to the new fleet."
+        default="canary",
+        description="How traffic moves to the new fleet. The default is `all_at_once` for Marketplace models and "
+        "Inferentia 1 (ml.inf1) instances, which SageMaker cannot shift gradually.",
     )
     canary_percent: int = Field(default=10, ge=1, le=50, description="canary: share of capacity shifted first.")
     linear_step_percent: int = Field(default=20, ge=5, le=50, description="linear: share shifted per step.")

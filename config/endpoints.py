@@ -125,8 +125,24 @@ class EndpointConfig(StrictModel):
         "Turn off only for a container that must call out through the VPC; always on for marketplace models.",
     )
     data_capture: DataCaptureConfig | None = Field(default=None, description="Data capture; off when omitted.")
-    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig, description="Deployment guardrails.")
+    deployment: DeploymentConfig = Field(
+        default_factory=DeploymentConfig, validate_default=True, description="Deployment guardrails."
+    )
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig, description="Alarm thresholds.")
+
+    @field_validator("deployment")
+    @classmethod
+    def _shifting_follows_the_model(cls, deployment: DeploymentConfig, info: ValidationInfo) -> DeploymentConfig:
+        """The default traffic shifting follows the model: SageMaker shifts traffic to a Marketplace model or
+        Inferentia 1 instances only all at once, so there the default is all_at_once, not canary (a canary or
+        linear that the stage file sets is still refused, with the reason)."""
+        if "traffic_shifting" in deployment.model_fields_set:
+            return deployment
+        variants: tuple[VariantConfig, ...] = info.data.get("variants", ())
+        marketplace = isinstance(info.data.get("model"), MarketplaceModel)
+        if marketplace or any(v.instance_type is not None and is_inf1(v.instance_type) for v in variants):
+            return deployment.model_copy(update={"traffic_shifting": "all_at_once"})
+        return deployment
 
     @field_validator("name")
     @classmethod

@@ -312,3 +312,24 @@ def test_valid_sources_and_variants_parse() -> None:
         ("primary", "ml.m5.large", 1)
     ]
     assert entry.network_isolation and entry.deployment.traffic_shifting == "canary" and entry.data_capture is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"model": {"source": "marketplace", "model_package": MARKETPLACE_ARN}},
+        {"variants": [{"instance_type": "ml.inf1.xlarge", "initial_instance_count": 2}]},
+    ],
+)
+def test_the_default_shifting_follows_what_sagemaker_can_shift(changes: dict[str, Any]) -> None:
+    # A retained stage with a Marketplace model (or Inferentia 1 instances) and no traffic_shifting of its own:
+    # all at once, the only way SageMaker deploys them, instead of the canary default that it cannot do.
+    raw = with_endpoint(PROD, **changes)
+    raw["endpoints"][0]["deployment"].pop("traffic_shifting")
+    (entry,) = parse(raw, "prod").endpoints
+    assert entry.deployment.traffic_shifting == "all_at_once"
+    assert entry.deployment.bake_minutes == 15  # the rest of the stage file's deployment is kept
+    # Elsewhere the default stays canary.
+    plain = copy.deepcopy(PROD)
+    plain["endpoints"][0]["deployment"].pop("traffic_shifting")
+    assert parse(plain, "prod").endpoints[0].deployment.traffic_shifting == "canary"

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from config import ConfigError, available_stages, load_stage, parse_stage
+from config import ConfigError, available_stages, load_stage, parse_stage, yaml_core
 from config.reference import BEGIN, END, REFERENCE_DOC, SCHEMA_FILE, json_schema, readme_with_reference
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
-DEV: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text())
-PROD: dict[str, Any] = yaml.safe_load((CONFIG_DIR / "prod.yaml").read_text())
+DEV: dict[str, Any] = yaml_core.load((CONFIG_DIR / "dev.yaml").read_text()).data
+PROD: dict[str, Any] = yaml_core.load((CONFIG_DIR / "prod.yaml").read_text()).data
 
 
 def problems(raw: dict[str, Any]) -> list[str]:
