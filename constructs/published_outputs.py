@@ -20,6 +20,7 @@ class PublishedOutputs(Construct):
     def __init__(self, scope: Construct, id: str, *, names: StageNames) -> None:
         super().__init__(scope, id)
         self.names = names
+        self._stack = scope  # outputs go directly into the stack (see publish)
 
     def publish(self, output_id: str, *, value: str, description: str) -> CfnOutput:
         """Publish `value` as output `output_id` (PascalCase, unique in the stack) and its SSM parameter."""
@@ -34,7 +35,7 @@ class PublishedOutputs(Construct):
         # CfnOutput's logical ID is the construct ID when it sits directly in the stack, which
         # keeps `aws cloudformation describe-stacks` output keys equal to output_id.
         return CfnOutput(
-            self.node.scope,  # type: ignore[arg-type]
+            self._stack,
             output_id,
             value=value,
             description=f"{description} (SSM: {parameter_name})",
