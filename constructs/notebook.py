@@ -143,7 +143,7 @@ class Notebook(Construct):
             settings={
                 "IDLE_TIMEOUT_MINUTES": str(config.idle_timeout_minutes),
                 "IDLE_IGNORES_OPEN_BROWSERS": str(config.idle_ignores_open_browsers).lower(),
-                "PIP_PACKAGES": " ".join(config.pip_packages),
+                "PIP_REQUIREMENTS": "\n".join(config.pip_packages),  # a file's lines: pip reads them as data
                 "PLATFORM_PREFIX": job_name_prefix,
                 "SSM_PREFIX": ssm_prefix,
             },

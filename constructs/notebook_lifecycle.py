@@ -22,7 +22,8 @@ class LifecycleScriptError(ValueError):
 
 def assemble(script: str, settings: Mapping[str, str], *, scripts_dir: Path = SCRIPTS) -> str:
     """The script with `# @settings` replaced by shell assignments of `settings` (quoted) and each
-    `# @embed <file>` by a heredoc that writes that file next to the state folder."""
+    `# @embed <file>` by a heredoc that writes that file into `$LIB_DIR`, the script's root-owned
+    program folder (the script defines it before the marker)."""
     text = (scripts_dir / script).read_bytes().decode("utf-8")  # bytes: read_text would hide CRLF
     if "\r" in text:
         raise LifecycleScriptError(f"{script}: has CRLF line endings; lifecycle scripts must use LF")
@@ -43,7 +44,7 @@ def assemble(script: str, settings: Mapping[str, str], *, scripts_dir: Path = SC
             body = (scripts_dir / name).read_bytes().decode("utf-8")
             if "SMPLAT_EMBED_EOF" in body or "\r" in body:
                 raise LifecycleScriptError(f"{name}: cannot be embedded (CRLF or the heredoc marker inside)")
-            lines += [f"cat >\"$STATE_DIR/{name}\" <<'SMPLAT_EMBED_EOF'", body.rstrip("\n"), "SMPLAT_EMBED_EOF"]
+            lines += [f"cat >\"$LIB_DIR/{name}\" <<'SMPLAT_EMBED_EOF'", body.rstrip("\n"), "SMPLAT_EMBED_EOF"]
         else:
             lines.append(line)
     return "\n".join(lines)
@@ -64,7 +65,9 @@ class NotebookLifecycle(Construct):
     (base64) per script.
 
     Props:
-        settings: shell variables for both scripts (values are quoted), e.g. IDLE_TIMEOUT_MINUTES.
+        settings: shell variables for both scripts, as `declare -r` with shell-quoted values (so a value
+            may hold any character, newlines included), e.g. IDLE_TIMEOUT_MINUTES, and PIP_REQUIREMENTS:
+            the requirements file on-start writes, one package spec per line (empty: none).
     """
 
     def __init__(self, scope: Construct, id: str, *, settings: Mapping[str, str]) -> None:

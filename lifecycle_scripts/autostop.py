@@ -2,8 +2,9 @@
 
 Idle: no kernel busy, no kernel or terminal active within the timeout, and (unless
 IDLE_IGNORES_OPEN_BROWSERS) no kernel with an open connection; with no kernels or terminals at
-all, the server's own last activity counts. Runs from a systemd timer with the notebook's Python
-(which has boto3); stdlib otherwise. Installed by on-start.sh.
+all, the server's own last activity counts. Installed by on-start.sh (root-owned, in
+/usr/local/lib/smplat) and run by a systemd timer as the notebook user, with the notebook's Python
+(which has boto3; stdlib otherwise); systemd appends its output to /var/log/smplat/autostop.log.
 """
 
 import argparse

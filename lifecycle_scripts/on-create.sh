@@ -4,6 +4,7 @@
 set -euo pipefail
 # @settings
 
+PATH=/usr/sbin:/usr/bin:/sbin:/bin # system folders only (see on-start.sh)
 ROOT="${SMPLAT_ROOT:-}"
 WORK="$ROOT/home/ec2-user/SageMaker"
 mkdir -p "$WORK"

@@ -40,6 +40,7 @@ def autostop(jupyter: Jupyter, aws: LocalAws, metadata: Path, timeout_minutes: f
     result = subprocess.run(
         [
             sys.executable,
+            "-I",  # as the unit runs it
             str(AUTOSTOP),
             "--jupyter-url",
             jupyter.url,
@@ -208,6 +209,7 @@ def test_an_unreachable_server_never_stops_anything(aws: LocalAws, tmp_path: Pat
     result = subprocess.run(
         [
             sys.executable,
+            "-I",  # as the unit runs it
             str(AUTOSTOP),
             "--jupyter-url",
             "http://127.0.0.1:9",
