@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -30,7 +31,8 @@ MINUTE = Duration.minutes(1)
 class EndpointMonitoring(Construct):
     """Six alarms of one endpoint (5XX errors and p99 latency, which also roll deployments back; 4XX
     rate; CPU, memory and disk), each over all production variants, notifying an SNS topic
-    encrypted with the platform key; and a dashboard named after the endpoint.
+    encrypted with the platform key that accepts publishes from these alarms only (and over TLS);
+    and a dashboard named after the endpoint.
 
     Props:
         endpoint_name: the endpoint's physical name (alarm names `<endpoint>-<signal>` derive from it).
@@ -110,6 +112,32 @@ class EndpointMonitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
+        # A topic policy replaces SNS's default one (which lets the account's principals publish),
+        # and the topic's holds CDK's TLS-only Deny: CloudWatch may publish only if it is allowed
+        # here, for these alarms of this account.
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowThisEndpointsAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": [
+                            stack.format_arn(
+                                service="cloudwatch",
+                                resource="alarm",
+                                resource_name=self.alarm_name(alarm.node.id),
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                            for alarm in self.alarms
+                        ]
+                    },
+                },
+            )
+        )
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=endpoint_name)
         self.dashboard.add_widgets(

@@ -89,6 +89,9 @@ class DataStack(Stack):
             "LatestApprovedModel",
             group_name=self.registry.group_name,
             parameter_name=names.latest_approved_parameter,
+            rule_name=names.physical("publish-approved"),
+            dead_letter_queue_name=names.physical("publish-approved-dead-letters"),
+            key=self.key,
         )
         self.execution_role = SageMakerExecutionRole(
             self,

@@ -26,6 +26,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "Data/Artifacts/Bucket": REPLICATION,
     "Network/Network/Vpc": {f"{p}-VPCDefaultSecurityGroupClosed" for p in PACKS},
     "Network/Network/WorkloadSecurityGroup": {f"{p}-EC2RestrictedCommonPorts" for p in PACKS},
+    "Data/LatestApprovedModel/DeadLetters": {"AwsSolutions-SQS3"},
 }
 # IAM5 findings are named after each wildcard resource, so the exact IDs are pinned per stage.
 ACCOUNT_ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
@@ -95,9 +96,12 @@ def test_the_set_of_acknowledgments_is_pinned(
         "Data/ExecutionRole/Policy": iam5(EXECUTION_ROLE_WILDCARDS),
         notebook: iam5(notebook_wildcards(stage, arn_prefix)),
         f"{endpoint}/InferenceRole/Policy": iam5(inference_wildcards(endpoint_name, registry=stage == "prod")),
+        "Data/LatestApprovedModel/RunbookPolicy": iam5(
+            {arn_prefix.format(service="sagemaker") + f"model-package/smplat-{stage}/*"}
+        ),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
-    assert sum(len(r) for r in found.values()) == 22 + 9 + 10 + (6 if stage == "dev" else 7)
+    assert sum(len(r) for r in found.values()) == 22 + 9 + 10 + 2 + (6 if stage == "dev" else 7)
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from aws_cdk.assertions import Match
 
 from tests.conftest import SynthesizedStage
+from tests.resource_policy import ACCOUNT, REGION, Request, decide, render
 
 # Stateful resources keep these logical IDs forever: a new ID means a new (empty) resource.
 STATEFUL_LOGICAL_IDS = {
@@ -190,41 +193,184 @@ def test_model_registry(each_stage: SynthesizedStage) -> None:
     )
 
 
+def approval_resources(stage: SynthesizedStage) -> dict[str, dict[str, Any]]:
+    """The latest-approved publisher's resources by logical ID, rendered for account 123456789012 in eu-west-1."""
+    resources = stage.templates["data"]["Resources"]
+    refs = {"PlatformKey1C4A1A63": "platform-key", **{k: k for k in resources if k.startswith("LatestApprovedModel")}}
+    return {k: render(v, refs) for k, v in resources.items() if k.startswith("LatestApprovedModel")}
+
+
+def of_type(resources: dict[str, dict[str, Any]], type_name: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources.values() if r["Type"] == type_name]
+
+
+def role_of(resources: dict[str, dict[str, Any]], role_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A role's trust policy and the statements of the managed policies attached to it."""
+    trust = resources[role_id]["Properties"]["AssumeRolePolicyDocument"]
+    policies = [p for p in of_type(resources, "AWS::IAM::ManagedPolicy") if p["Roles"] == [role_id]]
+    return trust, [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def rule_arn(stage: SynthesizedStage) -> str:
+    return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/smplat-{stage.name}-publish-approved"
+
+
 def test_approvals_publish_the_latest_approved_package_without_a_function(each_stage: SynthesizedStage) -> None:
     group, parameter = f"smplat-{each_stage.name}", f"/smplat/{each_stage.name}/latest-approved-model-package"
-    (rule,) = each_stage.resources("data", "AWS::Events::Rule").values()
-    assert rule["Properties"]["EventPattern"] == {
+    resources = approval_resources(each_stage)
+    (rule,) = of_type(resources, "AWS::Events::Rule")
+    assert rule["Name"] == f"smplat-{each_stage.name}-publish-approved"  # named: the trust policy names the rule
+    assert rule["EventPattern"] == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Model Package State Change"],
         "detail": {"ModelPackageGroupName": [group], "ModelApprovalStatus": ["Approved"]},
     }
-    (target,) = rule["Properties"]["Targets"]
-    assert ":automation-definition/" in json.dumps(target["Arn"]) and json.dumps(target["Arn"]).endswith(
-        ':$DEFAULT"]]}'
-    )
+    (target,) = rule["Targets"]
+    runbook_arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-definition/LatestApprovedModelRunbookCEB479C2:$DEFAULT"
+    assert target["Arn"] == runbook_arn
     assert target["InputTransformer"] == {
         "InputPathsMap": {"package": "$.detail.ModelPackageArn"},
         "InputTemplate": '{"ModelPackageArn": [<package>]}',
     }
-    (runbook,) = each_stage.resources("data", "AWS::SSM::Document").values()
-    assert runbook["Properties"]["DocumentType"] == "Automation"
-    (step,) = runbook["Properties"]["Content"]["mainSteps"]
-    assert step["inputs"] | {"Service": "ssm", "Api": "PutParameter", "Name": parameter} == step["inputs"]
-    assert step["inputs"]["Value"] == "{{ ModelPackageArn }}" and step["inputs"]["Overwrite"] is True
+    (runbook,) = of_type(resources, "AWS::SSM::Document")
+    assert runbook["DocumentType"] == "Automation"
+    *_, publish = runbook["Content"]["mainSteps"]
+    assert publish["inputs"] | {"Service": "ssm", "Api": "PutParameter", "Name": parameter} == publish["inputs"]
+    assert publish["inputs"]["Value"] == "{{ ModelPackageArn }}" and publish["inputs"]["Overwrite"] is True
     # The runbook may write that one parameter and nothing else; CloudFormation never writes it.
-    policies = [json.dumps(p) for p in each_stage.resources("data", "AWS::IAM::ManagedPolicy").values()]
-    (runbook_policy,) = [p for p in policies if "ssm:PutParameter" in p]
-    assert f"parameter{parameter}" in runbook_policy and "*" not in runbook_policy
+    _, runbook_statements = role_of(resources, "LatestApprovedModelRunbookRoleD7BD6329")
+    writes = [s for s in runbook_statements if s["Action"] == "ssm:PutParameter"]
+    assert writes == [
+        {
+            "Sid": "PublishApprovedPackage",
+            "Effect": "Allow",
+            "Action": "ssm:PutParameter",
+            "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{parameter}",
+        }
+    ]
     names = {p["Properties"]["Name"] for p in each_stage.resources("data", "AWS::SSM::Parameter").values()}
     assert parameter not in names
     assert each_stage.resources("data", "AWS::Lambda::Function") == {}
-    trigger_role = target["RoleArn"]["Fn::GetAtt"][0]
-    (trigger_policy,) = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in each_stage.resources("data", "AWS::IAM::ManagedPolicy").values()
-        if p["Properties"]["Roles"] == [{"Ref": trigger_role}]
+    assert target["RoleArn"] == {"Fn::GetAtt": ["LatestApprovedModelTriggerRoleB249C028", "Arn"]}
+    _, trigger_statements = role_of(resources, "LatestApprovedModelTriggerRoleB249C028")
+    assert [s["Action"] for s in trigger_statements] == ["ssm:StartAutomationExecution", "iam:PassRole"]
+
+
+def test_the_runbook_accepts_only_versions_of_its_own_group(each_stage: SynthesizedStage) -> None:
+    (runbook,) = of_type(approval_resources(each_stage), "AWS::SSM::Document")
+    pattern = runbook["Content"]["parameters"]["ModelPackageArn"]["allowedPattern"]
+    assert pattern == f"^arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/smplat-{each_stage.name}/[0-9]+$"
+    other = {"dev": "prod", "prod": "dev"}[each_stage.name]
+    packages = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package"
+    accepted = f"{packages}/smplat-{each_stage.name}/3"
+    refused = [
+        f"{packages}/smplat-{other}/3",  # another stage's group
+        f"{packages}/smplat-{each_stage.name}-x/3",  # a group whose name starts with this one's
+        f"{packages}/smplat-{each_stage.name}",  # an unversioned package
+        f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/smplat-{each_stage.name}",
+        accepted.replace(ACCOUNT, "210987654321"),
+        accepted.replace(REGION, "us-east-1"),
+        f"{accepted}\nx",
     ]
-    assert [s["Action"] for s in trigger_policy] == ["ssm:StartAutomationExecution", "iam:PassRole"]
+    assert re.fullmatch(pattern.strip("^$"), accepted)
+    for arn in refused:
+        assert not re.fullmatch(pattern.strip("^$"), arn), arn
+
+
+def test_the_runbook_refuses_a_package_that_is_not_approved_before_publishing(each_stage: SynthesizedStage) -> None:
+    resources = approval_resources(each_stage)
+    (runbook,) = of_type(resources, "AWS::SSM::Document")
+    steps = runbook["Content"]["mainSteps"]
+    assert [(s["name"], s["action"]) for s in steps] == [
+        ("DescribePackage", "aws:executeAwsApi"),
+        ("RefuseUnapprovedPackage", "aws:assertAwsResourceProperty"),
+        ("PublishApprovedPackage", "aws:executeAwsApi"),
+    ]
+    describe, refuse, _ = steps
+    package = {"Service": "sagemaker", "Api": "DescribeModelPackage", "ModelPackageName": "{{ ModelPackageArn }}"}
+    assert describe["inputs"] == package
+    assert refuse["inputs"] == package | {"PropertySelector": "$.ModelApprovalStatus", "DesiredValues": ["Approved"]}
+    # A failed assertion aborts the execution: the parameter keeps its value.
+    assert all(s.get("onFailure", "Abort") == "Abort" for s in steps)
+    _, statements = role_of(resources, "LatestApprovedModelRunbookRoleD7BD6329")
+    (read,) = [s for s in statements if s["Action"] != "ssm:PutParameter"]
+    assert read == {
+        "Sid": "DescribeOwnPackages",
+        "Effect": "Allow",
+        "Action": "sagemaker:DescribeModelPackage",
+        "Resource": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/smplat-{each_stage.name}/*",
+    }
+
+
+def test_the_roles_trust_only_this_rule_and_automation_and_the_trigger_passes_to_ssm_only(
+    each_stage: SynthesizedStage,
+) -> None:
+    resources = approval_resources(each_stage)
+    trigger_trust, trigger_statements = role_of(resources, "LatestApprovedModelTriggerRoleB249C028")
+    assert trigger_trust["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": rule_arn(each_stage)}},
+        }
+    ]
+    runbook_trust, _ = role_of(resources, "LatestApprovedModelRunbookRoleD7BD6329")
+    assert runbook_trust["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "ssm.amazonaws.com"},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:ssm:{REGION}:{ACCOUNT}:automation-execution/*"},
+            },
+        }
+    ]
+    (pass_role,) = [s for s in trigger_statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["LatestApprovedModelRunbookRoleD7BD6329", "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
+
+
+def test_undelivered_approvals_are_retried_then_kept_in_an_encrypted_dead_letter_queue(
+    each_stage: SynthesizedStage,
+) -> None:
+    resources = approval_resources(each_stage)
+    (rule,) = of_type(resources, "AWS::Events::Rule")
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 14400}
+    ((queue_id, queue),) = [(k, r["Properties"]) for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    queue_name = f"smplat-{each_stage.name}-publish-approved-dead-letters"
+    assert queue == queue | {
+        "QueueName": queue_name,
+        "KmsMasterKeyId": {"Fn::GetAtt": ["PlatformKey1C4A1A63", "Arn"]},
+        "MessageRetentionPeriod": 1209600,  # 14 days, SQS's longest
+    }
+    # Only this rule may send, and only over TLS.
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"
+    (policy,) = of_type(resources, "AWS::SQS::QueuePolicy")
+    document = render(policy["PolicyDocument"], {f"{queue_id}.Arn": queue_arn})
+
+    def send(source: str, *, service: str = "events.amazonaws.com", tls: str = "true") -> str:
+        context = {"aws:SourceArn": source, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": tls}
+        return decide(document, Request(service, "sqs:SendMessage", queue_arn, context))
+
+    assert send(rule_arn(each_stage)) == "Allow"
+    assert send(rule_arn(each_stage), tls="false") == "Deny"
+    assert send(f"{rule_arn(each_stage)}-other") == "ImplicitDeny"
+    assert send(rule_arn(each_stage), service="sns.amazonaws.com") == "ImplicitDeny"
+    # SQS encrypts with the platform key on behalf of EventBridge: the key lets it, for this queue only.
+    key_statements = each_stage.templates["data"]["Resources"]["PlatformKey1C4A1A63"]["Properties"]["KeyPolicy"]
+    (grant,) = [s for s in render(key_statements["Statement"]) if s.get("Sid") == "AllowEventBridgeDeadLetters"]
+    assert grant == {
+        "Sid": "AllowEventBridgeDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT, "kms:EncryptionContext:aws:sqs:arn": queue_arn}},
+    }
 
 
 def test_outputs_are_pinned_exported_and_mirrored_in_ssm(each_stage: SynthesizedStage) -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from tests.conftest import SynthesizedStage
+from tests.resource_policy import ACCOUNT, REGION, Request, decide, render
 
 
 def only(stage: SynthesizedStage, type_name: str) -> tuple[str, dict[str, Any]]:
@@ -187,6 +188,47 @@ def test_alarms_notify_an_encrypted_topic_and_fill_a_dashboard(each_stage: Synth
     subscriptions = each_stage.resources("endpoints", "AWS::SNS::Subscription").values()
     emails = each_stage.config.endpoints[0].alarms.notify_emails
     assert sorted(s["Properties"]["Endpoint"] for s in subscriptions) == sorted(emails)
+
+
+def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage: SynthesizedStage) -> None:
+    # A topic policy replaces SNS's default policy: without an Allow for CloudWatch, the alarms
+    # of the endpoint cannot publish and nobody is notified. Evaluate the request an alarm makes.
+    topic_id, _ = only(each_stage, "AWS::SNS::Topic")
+    _, policy = only(each_stage, "AWS::SNS::TopicPolicy")
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic_id}"
+    document = render(policy["Properties"]["PolicyDocument"], {topic_id: topic_arn})
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    name = endpoint_name(each_stage)
+    alarm_names = sorted(
+        a["Properties"]["AlarmName"] for a in each_stage.resources("endpoints", "AWS::CloudWatch::Alarm").values()
+    )
+
+    def alarm_arn(alarm: str, account: str = ACCOUNT) -> str:
+        return f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{alarm}"
+
+    def publish(
+        alarm: str, *, account: str = ACCOUNT, service: str = "cloudwatch.amazonaws.com", tls: str = "true"
+    ) -> str:
+        context = {"aws:SourceAccount": account, "aws:SourceArn": alarm_arn(alarm, account), "aws:SecureTransport": tls}
+        return decide(document, Request(service, "sns:Publish", topic_arn, context))
+
+    assert len(alarm_names) == 6
+    for alarm in alarm_names:
+        assert publish(alarm) == "Allow", alarm
+    assert publish(alarm_names[0], tls="false") == "Deny"
+    assert publish(alarm_names[0], account="210987654321") == "ImplicitDeny"  # the same name elsewhere
+    assert publish(f"{name}-shadow-errors5xx") == "ImplicitDeny"  # an endpoint named <name>-shadow
+    assert publish(alarm_names[0], service="events.amazonaws.com") == "ImplicitDeny"
+    (allow,) = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {
+            "aws:SourceArn": [
+                alarm_arn(f"{name}-{signal}")
+                for signal in ("errors5xx", "latency-p99", "errors4xx-rate", "cpu", "memory", "disk")
+            ]
+        },
+    }
 
 
 def test_inference_role_reads_its_model_only_and_the_invoke_policy_names_the_endpoint(
