@@ -28,7 +28,7 @@ class EndpointStack(WorkloadStack):
         super().__init__(scope, id, names=names, config=config, data=data, network=network)
         # SageMaker spreads an endpoint's instances over the AZs of the subnets it is given
         # (the stage schema guarantees at least 2).
-        placement = VpcPlacement(subnets=self.network.subnets, security_group=self.network.workload_security_group)
+        placement = VpcPlacement(subnets=self.network.subnets, security_group=self.network.endpoint_security_group)
         for entry in config.endpoints:
             id = entry_id("Endpoint", entry.name)
             endpoint = RealtimeEndpoint(

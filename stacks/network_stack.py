@@ -1,5 +1,5 @@
-"""The network: the VPC, its endpoints and the security group of SageMaker workloads, and
-`PlatformNetworkAccess`, what the workload stacks of the stage receive from it."""
+"""The network: the VPC, its endpoints and the security groups of SageMaker jobs and endpoints,
+and `PlatformNetworkAccess`, what the workload stacks of the stage receive from it."""
 
 from __future__ import annotations
 
@@ -17,20 +17,29 @@ from constructs.acknowledge import acknowledge
 from constructs.platform_network import PlatformNetwork
 from constructs.published_outputs import PublishedOutputs
 from naming import StageNames
-from stacks.data_stack import DataStack, import_key
+from stacks.data_stack import ARTIFACTS_BUCKET_ARN, DATA_BUCKET_ARN, DataStack, import_key
 
 # Output IDs that the workload stacks import (see PlatformNetworkAccess.import_into).
 VPC_ID = "VpcId"
 PRIVATE_SUBNET_IDS = "PrivateSubnetIds"
 AVAILABILITY_ZONES = "AvailabilityZones"
-WORKLOAD_SECURITY_GROUP_ID = "WorkloadSecurityGroupId"
+JOB_SECURITY_GROUP_ID = "JobSecurityGroupId"
+ENDPOINT_SECURITY_GROUP_ID = "EndpointSecurityGroupId"
 
 
 class NetworkStack(Stack):
     """The VPC is stateful (RETAIN and termination protection outside sandbox stages)."""
 
     def __init__(
-        self, scope: Construct, id: str, *, names: StageNames, config: StageConfig, data: DataStack, **kwargs: Any
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        names: StageNames,
+        config: StageConfig,
+        data: DataStack,
+        custom_resources: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, termination_protection=not config.sandbox, **kwargs)
         self.add_stack_dependency(data)
@@ -44,7 +53,9 @@ class NetworkStack(Stack):
             "Network",
             config=config.network,
             key=import_key(self, names),
+            bucket_arns=[Fn.import_value(names.export(arn)) for arn in (DATA_BUCKET_ARN, ARTIFACTS_BUCKET_ARN)],
             removal_policy=RemovalPolicy.DESTROY if config.sandbox else RemovalPolicy.RETAIN,
+            custom_resources=custom_resources,
         )
         subnets = self.network.subnets
 
@@ -61,9 +72,14 @@ class NetworkStack(Stack):
             description="Comma-separated AZs of the private subnets",
         )
         out.publish(
-            WORKLOAD_SECURITY_GROUP_ID,
-            value=self.network.workload_security_group.security_group_id,
-            description="Security group for SageMaker notebooks, jobs and endpoints",
+            JOB_SECURITY_GROUP_ID,
+            value=self.network.job_security_group.security_group_id,
+            description="Security group for SageMaker training, processing and tuning jobs",
+        )
+        out.publish(
+            ENDPOINT_SECURITY_GROUP_ID,
+            value=self.network.endpoint_security_group.security_group_id,
+            description="Security group for SageMaker endpoints",
         )
 
     @property
@@ -78,16 +94,19 @@ class NetworkStack(Stack):
 @dataclass(frozen=True)
 class PlatformNetworkAccess:
     """What the network stack gives the workload stacks of its stage, read through its published
-    exports: the VPC, its private subnets (one per AZ, in AZ order) and the workload security group."""
+    exports: the VPC, its private subnets (one per AZ, in AZ order), the security group of jobs
+    (admits itself, for distributed training) and that of endpoints (admits nothing)."""
 
     vpc: ec2.IVpc
     subnets: Sequence[ec2.ISubnet]
-    workload_security_group: ec2.ISecurityGroup
+    job_security_group: ec2.ISecurityGroup
+    endpoint_security_group: ec2.ISecurityGroup
 
     @classmethod
     def import_into(cls, scope: Stack, *, names: StageNames, network: NetworkConfig) -> PlatformNetworkAccess:
-        """Import into `scope` (a stack deployed after the network stack) as constructs `Vpc` and
-        `WorkloadSecurityGroup`. The number of subnets comes from the stage file; the CIDR too."""
+        """Import into `scope` (a stack deployed after the network stack) as constructs `Vpc`,
+        `JobSecurityGroup` and `EndpointSecurityGroup`. The number of subnets comes from the stage
+        file; the CIDR too."""
         count = _zone_count(network)
 
         def imported_list(output_id: str) -> list[str]:
@@ -105,13 +124,18 @@ class PlatformNetworkAccess:
             "@aws-cdk/aws-ec2:noSubnetRouteTableId",
             "workloads place resources in the subnets by id; their route tables stay the network stack's",
         )
-        security_group = ec2.SecurityGroup.from_security_group_id(
-            scope,
-            "WorkloadSecurityGroup",
-            Fn.import_value(names.export(WORKLOAD_SECURITY_GROUP_ID)),
-            mutable=False,
+
+        def imported_group(id: str, output_id: str) -> ec2.ISecurityGroup:
+            return ec2.SecurityGroup.from_security_group_id(
+                scope, id, Fn.import_value(names.export(output_id)), mutable=False
+            )
+
+        return cls(
+            vpc=vpc,
+            subnets=vpc.isolated_subnets,
+            job_security_group=imported_group("JobSecurityGroup", JOB_SECURITY_GROUP_ID),
+            endpoint_security_group=imported_group("EndpointSecurityGroup", ENDPOINT_SECURITY_GROUP_ID),
         )
-        return cls(vpc=vpc, subnets=vpc.isolated_subnets, workload_security_group=security_group)
 
 
 def _zone_count(network: NetworkConfig) -> int:

@@ -37,10 +37,12 @@ class PlatformStage(cdk.Stage):
             self,
             "Network",
             stack_name=names.stack("Network"),
-            description=f"{names.prefix}: VPC with private subnets, VPC endpoints, workload security group",
+            description=f"{names.prefix}: VPC with private subnets, VPC endpoints, job and endpoint security groups",
             names=names,
             config=config,
             data=self.data,
+            # The local AWS cannot run the Lambda functions behind CloudFormation custom resources.
+            custom_resources=not local_aws,
         )
         workloads: dict[str, tuple[type[WorkloadStack], bool]] = {
             "Notebooks": (NotebookStack, bool(config.notebooks)),

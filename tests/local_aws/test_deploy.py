@@ -57,7 +57,7 @@ def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str,
         for k, v in outputs.items()
         if not k.startswith(("PublishOutput", "ExportsOutput"))
     }
-    assert len(published) == len(parameters) == 19 + 4 + 2 + 5  # data, network, notebooks, endpoints
+    assert len(published) == len(parameters) == 19 + 5 + 2 + 5  # data, network, notebooks, endpoints
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     assert published["TrainChannelUri"] == f"s3://{published['DataBucketName']}/train/"
@@ -97,7 +97,7 @@ def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_depl
         "ModelDataUrl": f"s3://{data['ArtifactsBucketName']}/models/sample/model.tar.gz",
     }
     assert model["VpcConfig"]["Subnets"] == first_deploy["network"]["PrivateSubnetIds"].split(",")
-    assert model["VpcConfig"]["SecurityGroupIds"] == [first_deploy["network"]["WorkloadSecurityGroupId"]]
+    assert model["VpcConfig"]["SecurityGroupIds"] == [first_deploy["network"]["EndpointSecurityGroupId"]]
     assert published["EndpointSampleName"] == "smplat-dev-sample"
 
 

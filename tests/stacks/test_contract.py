@@ -19,7 +19,10 @@ def test_every_import_is_a_published_export_of_an_earlier_stack(each_stage: Synt
         for role in each_stage.templates
     }
     assert imports(each_stage.templates["data"]) == set()
-    assert imports(each_stage.templates["network"]) == {f"smplat-{each_stage.name}-KeyArn"}
+    # The key for the flow logs; the buckets for the S3 gateway endpoint's policy.
+    assert imports(each_stage.templates["network"]) == {
+        f"smplat-{each_stage.name}-{output}" for output in ("KeyArn", "DataBucketArn", "ArtifactsBucketArn")
+    }
     for role in ("notebooks", "endpoints"):
         assert imports(each_stage.templates[role]) <= exports["data"] | exports["network"], role
     assert f"smplat-{each_stage.name}-PrivateSubnetIds" in imports(each_stage.templates["endpoints"])
@@ -42,3 +45,16 @@ def test_workload_stacks_deploy_after_the_data_and_network_stacks(each_stage: Sy
             f"smplat-{each_stage.name}-data",
             f"smplat-{each_stage.name}-network",
         ]
+
+
+def test_endpoints_run_in_the_endpoint_group_and_jobs_get_their_own(each_stage: SynthesizedStage) -> None:
+    network_access = each_stage.stage.workloads["Endpoints"].network
+    assert network_access.endpoint_security_group.node.id == "EndpointSecurityGroup"
+    assert network_access.job_security_group.node.id == "JobSecurityGroup"
+    for model in (
+        r for r in each_stage.templates["endpoints"]["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"
+    ):
+        assert model["Properties"]["VpcConfig"]["SecurityGroupIds"] == [
+            {"Fn::ImportValue": f"smplat-{each_stage.name}-EndpointSecurityGroupId"}
+        ]
+    assert f"smplat-{each_stage.name}-JobSecurityGroupId" not in imports(each_stage.templates["endpoints"])

@@ -10,7 +10,11 @@ from config.network import INTERFACE_ENDPOINTS
 from tests.conftest import SynthesizedStage
 
 HTTPS = {"FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
-NETWORK_OUTPUTS = {"VpcId", "PrivateSubnetIds", "AvailabilityZones", "WorkloadSecurityGroupId"}
+NETWORK_OUTPUTS = {"VpcId", "PrivateSubnetIds", "AvailabilityZones", "JobSecurityGroupId", "EndpointSecurityGroupId"}
+JOB_GROUP = {"Fn::GetAtt": ["NetworkJobSecurityGroup21D3477A", "GroupId"]}
+ENDPOINT_GROUP = {"Fn::GetAtt": ["NetworkEndpointSecurityGroup6DEF6240", "GroupId"]}
+S3_PREFIX_LIST = {"Fn::GetAtt": ["NetworkS3PrefixListF999259A", "PrefixLists.0.PrefixListId"]}
+THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_private_subnets_one_per_zone_and_no_way_to_the_internet(each_stage: SynthesizedStage) -> None:
@@ -53,7 +57,9 @@ def test_endpoints_let_sagemaker_work_without_internet(each_stage: SynthesizedSt
     for props in interface:
         assert props["PrivateDnsEnabled"] is True
         assert len(props["SubnetIds"]) == each_stage.config.network.az_count
-        assert props["SecurityGroupIds"] == [{"Fn::GetAtt": ["NetworkEndpointSecurityGroup6DEF6240", "GroupId"]}]
+        assert props["SecurityGroupIds"] == [
+            {"Fn::GetAtt": ["NetworkInterfaceEndpointSecurityGroup031AC855", "GroupId"]}
+        ]
 
 
 def test_endpoint_group_admits_https_from_the_vpc_only(each_stage: SynthesizedStage) -> None:
@@ -69,23 +75,212 @@ def test_endpoint_group_admits_https_from_the_vpc_only(each_stage: SynthesizedSt
     )
 
 
-def test_workload_group_talks_to_itself_and_https_only(each_stage: SynthesizedStage) -> None:
-    template = each_stage.template("network")
-    group = {"Fn::GetAtt": ["NetworkWorkloadSecurityGroup768B39D0", "GroupId"]}
-    template.has_resource_properties(
+def test_s3_gateway_admits_the_platform_buckets_for_this_account_and_ecr_image_layers(
+    each_stage: SynthesizedStage,
+) -> None:
+    (gateway,) = [
+        e["Properties"]
+        for e in each_stage.resources("network", "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
+    buckets = [{"Fn::ImportValue": f"smplat-{each_stage.name}-{b}BucketArn"} for b in ("Artifacts", "Data")]
+    assert gateway["PolicyDocument"] == {
+        "Statement": [
+            {
+                "Sid": "PlatformBuckets",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "s3:AbortMultipartUpload",
+                    "s3:GetBucketLocation",
+                    "s3:GetObject",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                    "s3:ListMultipartUploadParts",
+                    "s3:PutObject",
+                ],
+                "Resource": [*buckets, *({"Fn::Join": ["", [b, "/*"]]} for b in buckets)],
+                "Condition": THIS_ACCOUNT,
+            },
+            {
+                "Sid": "EcrImageLayers",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:GetObject",
+                "Resource": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            ":s3:::prod-",
+                            {"Ref": "AWS::Region"},
+                            "-starport-layer-bucket/*",
+                        ],
+                    ]
+                },
+            },
+        ],
+        "Version": "2012-10-17",
+    }
+
+
+def test_s3_gateway_admits_every_s3_action_that_the_platforms_roles_hold(each_stage: SynthesizedStage) -> None:
+    (gateway,) = [
+        e["Properties"]
+        for e in each_stage.resources("network", "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
+    admitted = set(gateway["PolicyDocument"]["Statement"][0]["Action"])
+    held = set()
+    for role in each_stage.templates:
+        for kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            for policy in each_stage.resources(role, kind).values():
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    held |= {a for a in actions if a.startswith("s3:") and statement["Effect"] == "Allow"}
+    assert held  # the roles do use S3
+    assert held <= admitted, held - admitted
+
+
+def test_interface_endpoints_admit_principals_of_this_account_only(each_stage: SynthesizedStage) -> None:
+    endpoints = each_stage.resources("network", "AWS::EC2::VPCEndpoint").values()
+    interface = [e["Properties"] for e in endpoints if e["Properties"]["VpcEndpointType"] == "Interface"]
+    assert len(interface) == 9
+    for props in interface:
+        assert props["PolicyDocument"] == {
+            "Statement": [
+                {
+                    "Sid": "OwnAccountPrincipalsOnly",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "*",
+                    "Resource": "*",
+                    "Condition": THIS_ACCOUNT,
+                }
+            ],
+            "Version": "2012-10-17",
+        }
+
+
+def egress_rules(stage: SynthesizedStage, group: dict[str, object]) -> list[dict[str, object]]:
+    """Every egress rule of a group of the network stack: inline ones and separate resources."""
+    ((logical_id, _),) = [group["Fn::GetAtt"]]  # type: ignore[index]
+    inline = stage.templates["network"]["Resources"][logical_id]["Properties"].get("SecurityGroupEgress", [])
+    separate = [
+        {k: v for k, v in r["Properties"].items() if k != "GroupId"}
+        for r in stage.resources("network", "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == group
+    ]
+    return [*inline, *separate]
+
+
+def test_job_group_admits_itself_and_reaches_only_the_vpc_and_s3(each_stage: SynthesizedStage) -> None:
+    cidr = each_stage.config.network.cidr
+    each_stage.template("network").has_resource_properties(
         "AWS::EC2::SecurityGroup",
+        {"GroupDescription": "SageMaker training, processing and tuning jobs of the platform"},
+    )
+    ingress = [r["Properties"] for r in each_stage.resources("network", "AWS::EC2::SecurityGroupIngress").values()]
+    assert ingress == [
         {
-            "GroupDescription": "SageMaker notebooks, jobs and endpoints of the platform",
-            "SecurityGroupEgress": [{**HTTPS, "CidrIp": "0.0.0.0/0", "Description": Match.any_value()}],
+            "Description": "Traffic between the instances of one job",
+            "GroupId": JOB_GROUP,
+            "IpProtocol": "-1",
+            "SourceSecurityGroupId": JOB_GROUP,
+        }
+    ]
+    assert egress_rules(each_stage, JOB_GROUP) == [
+        {**HTTPS, "CidrIp": cidr, "Description": "HTTPS to the VPC's interface endpoints"},
+        {**HTTPS, "DestinationPrefixListId": S3_PREFIX_LIST, "Description": "HTTPS to S3 through the gateway endpoint"},
+        {
+            "IpProtocol": "-1",
+            "DestinationSecurityGroupId": JOB_GROUP,
+            "Description": "Traffic between the instances of one job",
+        },
+    ]
+
+
+def test_endpoint_group_admits_nothing_and_reaches_only_the_vpc_and_s3(each_stage: SynthesizedStage) -> None:
+    cidr = each_stage.config.network.cidr
+    (group,) = [
+        g["Properties"]
+        for g in each_stage.resources("network", "AWS::EC2::SecurityGroup").values()
+        if g["Properties"]["GroupDescription"] == "SageMaker endpoints of the platform (no ingress)"
+    ]
+    assert "SecurityGroupIngress" not in group
+    assert all(
+        r["Properties"]["GroupId"] != ENDPOINT_GROUP
+        for r in each_stage.resources("network", "AWS::EC2::SecurityGroupIngress").values()
+    )
+    assert egress_rules(each_stage, ENDPOINT_GROUP) == [
+        {**HTTPS, "CidrIp": cidr, "Description": "HTTPS to the VPC's interface endpoints"},
+        {**HTTPS, "DestinationPrefixListId": S3_PREFIX_LIST, "Description": "HTTPS to S3 through the gateway endpoint"},
+    ]
+
+
+def test_no_group_lets_anything_out_to_the_internet(each_stage: SynthesizedStage) -> None:
+    text = json.dumps(each_stage.templates["network"])
+    assert "0.0.0.0/0" not in text and "::/0" not in text
+
+
+def rendered(value: object) -> str:
+    """A string the template may build with Fn::Join, the deploy region written as ${AWS::Region}."""
+    if isinstance(value, str):
+        return value
+    separator, parts = value["Fn::Join"]  # type: ignore[index]
+    return separator.join(p if isinstance(p, str) else "${" + p["Ref"] + "}" for p in parts)
+
+
+def test_s3_prefix_list_is_looked_up_at_deploy_time_in_the_deploy_region(each_stage: SynthesizedStage) -> None:
+    (lookup,) = each_stage.resources("network", "Custom::AWS").values()
+    region = each_stage.config.region or "${AWS::Region}"
+    call = json.loads(rendered(lookup["Properties"]["Create"]))
+    assert call == {
+        "service": "EC2",
+        "action": "describeManagedPrefixLists",
+        "parameters": {"Filters": [{"Name": "prefix-list-name", "Values": [f"com.amazonaws.{region}.s3"]}]},
+        "outputPaths": ["PrefixLists.0.PrefixListId"],
+        "physicalResourceId": {"responsePath": "PrefixLists.0.PrefixListId"},
+    }
+    assert lookup["Properties"]["Update"] == lookup["Properties"]["Create"]
+    # The function's own role reads prefix lists and writes its log group, nothing else.
+    each_stage.template("network").has_resource_properties(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {"Action": "ec2:DescribeManagedPrefixLists", "Effect": "Allow", "Resource": "*"},
+                    {
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Effect": "Allow",
+                        "Resource": {"Fn::GetAtt": ["NetworkCustomResourceLogGroupAE9569BB", "Arn"]},
+                    },
+                ],
+                "Version": "2012-10-17",
+            }
         },
     )
-    template.has_resource_properties(
-        "AWS::EC2::SecurityGroupIngress", {"IpProtocol": "-1", "SourceSecurityGroupId": group, "GroupId": group}
-    )
-    template.has_resource_properties(
-        "AWS::EC2::SecurityGroupEgress", {"IpProtocol": "-1", "DestinationSecurityGroupId": group, "GroupId": group}
-    )
-    template.resource_count_is("AWS::EC2::SecurityGroupIngress", 1)
+
+
+def test_the_created_vpcs_default_group_is_closed(each_stage: SynthesizedStage) -> None:
+    (closer,) = each_stage.resources("network", "Custom::VpcRestrictDefaultSG").values()
+    assert closer["Properties"]["DefaultSecurityGroupId"] == {
+        "Fn::GetAtt": ["NetworkVpc7FB7348F", "DefaultSecurityGroup"]
+    }
+
+
+def test_deploy_time_functions_log_to_an_encrypted_expiring_group(each_stage: SynthesizedStage) -> None:
+    functions = each_stage.resources("network", "AWS::Lambda::Function")
+    assert len(functions) == 2  # closes the default group; looks up S3's prefix list
+    for function in functions.values():
+        assert function["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": "NetworkCustomResourceLogGroupAE9569BB"}}
+    group = each_stage.templates["network"]["Resources"]["NetworkCustomResourceLogGroupAE9569BB"]["Properties"]
+    assert group == {
+        "KmsKeyId": {"Fn::ImportValue": f"smplat-{each_stage.name}-KeyArn"},
+        "RetentionInDays": 365,
+        "Tags": group["Tags"],
+    }
 
 
 def test_flow_logs_go_to_an_encrypted_log_group_through_a_managed_policy(each_stage: SynthesizedStage) -> None:
@@ -93,7 +288,11 @@ def test_flow_logs_go_to_an_encrypted_log_group_through_a_managed_policy(each_st
     template.has_resource_properties(
         "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC"}
     )
-    log_groups = each_stage.resources("network", "AWS::Logs::LogGroup")
+    log_groups = {
+        id: group
+        for id, group in each_stage.resources("network", "AWS::Logs::LogGroup").items()
+        if id.startswith("NetworkFlowLogGroup")
+    }
     (group,) = log_groups.values()
     assert group["Properties"]["RetentionInDays"] == each_stage.config.network.flow_log_retention_days
     # The platform key, through the data stack's published export like every other reference.
