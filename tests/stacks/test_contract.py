@@ -19,7 +19,11 @@ def test_every_import_is_a_published_export_of_an_earlier_stack(each_stage: Synt
         for role in each_stage.templates
     }
     assert imports(each_stage.templates["data"]) == set()
-    assert imports(each_stage.templates["network"]) == {f"smplat-{each_stage.name}-KeyArn"}
+    # The key, and the execution role that the network stack lets attach jobs to the VPC.
+    assert imports(each_stage.templates["network"]) == {
+        f"smplat-{each_stage.name}-KeyArn",
+        f"smplat-{each_stage.name}-ExecutionRoleArn",
+    }
     for role in ("notebooks", "endpoints"):
         assert imports(each_stage.templates[role]) <= exports["data"] | exports["network"], role
     assert f"smplat-{each_stage.name}-PrivateSubnetIds" in imports(each_stage.templates["endpoints"])
