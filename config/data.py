@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from config.network import LogRetentionDays
 from config.types import RepositoryName, StrictModel, repeated, value_rule
 
 RepositoryNames = Annotated[
@@ -37,4 +38,16 @@ class DataConfig(StrictModel):
     max_images_per_repository: int = Field(default=50, ge=1, le=10000, description="Tagged images kept per repository.")
     untagged_image_expiry_days: int = Field(
         default=7, ge=1, le=365, description="Days after which untagged images are expired."
+    )
+    sagemaker_log_retention_days: LogRetentionDays = Field(
+        default=365,
+        description="Retention of the log groups SageMaker writes to (endpoints, and the account-wide groups of "
+        "jobs and notebook instances), one of CloudWatch's periods.",
+    )
+    declare_account_log_groups: bool = Field(
+        default=True,
+        description="true: this stage declares SageMaker's account-wide log groups (`/aws/sagemaker/TrainingJobs`, "
+        "`ProcessingJobs`, `TransformJobs`, `NotebookInstances`) with the platform key and the retention above. "
+        "Their names are per account and region: where stages share an account and region, set it true in exactly "
+        "one of them (the others' jobs and notebooks write to the same groups).",
     )

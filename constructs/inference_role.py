@@ -1,11 +1,12 @@
 """The role one endpoint's containers run as: read its model, pull its image, write its data
-capture and logs, use the platform key, attach to the VPC; nothing of the data channels."""
+capture, its own log group and metrics, use the platform key through S3 and SageMaker, attach to the
+VPC's platform subnets; nothing of the data channels."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws
+from aws_cdk import Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,14 +15,22 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
-from constructs.execution_role import sagemaker_runtime_statements
+from constructs.endpoint_model import VpcPlacement
+from constructs.execution_role import (
+    VPC_ATTACHMENT_WILDCARDS,
+    key_use_statements,
+    log_statements,
+    metric_statement,
+    sagemaker_source_arn,
+    vpc_attachment_statements,
+)
 from constructs.service_role import service_role
 
 
 class InferenceRole(Construct):
     """The role one endpoint's containers run as: read its model objects, pull its images, write its
-    data capture and its log group, use the platform key, attach to the VPC; nothing of the data
-    channels and no PassRole.
+    data capture, its own log group and SageMaker's endpoint metrics, use the platform key through S3
+    and SageMaker, attach to the platform's subnets; nothing of the data channels and no PassRole.
 
     Props:
         endpoint_name: the endpoint's physical name (its log group and descriptions name it).
@@ -30,6 +39,9 @@ class InferenceRole(Construct):
         model_objects: keys or key patterns in the artifacts bucket the models load (may be empty).
         capture_prefix: where data capture writes, or None without data capture.
         image_repositories: repositories the models' images come from (may be empty).
+        log_group_name: the endpoint's log group, `/aws/sagemaker/Endpoints/<endpoint_name>`.
+        vpc: the subnets and security group SageMaker attaches the endpoint's instances to, or None for
+            an endpoint outside the VPC (serverless), which then gets no network-interface permissions.
     """
 
     def __init__(
@@ -43,6 +55,8 @@ class InferenceRole(Construct):
         model_objects: Sequence[str],
         capture_prefix: str | None,
         image_repositories: Sequence[ecr.IRepository],
+        log_group_name: str,
+        vpc: VpcPlacement | None,
     ) -> None:
         super().__init__(scope, id)
         self.role = service_role(
@@ -50,18 +64,18 @@ class InferenceRole(Construct):
             "Role",
             service="sagemaker.amazonaws.com",
             description=f"Runs the containers of endpoint {endpoint_name}",
+            source_arn=sagemaker_source_arn(),
         )
         statements = [
-            iam.PolicyStatement(
-                sid="UsePlatformKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
-                resources=[key.key_arn],
-            ),
-            *sagemaker_runtime_statements(
-                f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/"
-                f"{endpoint_name}:*"
-            ),
+            *key_use_statements(key, grants=True),
+            *log_statements(Stack.of(self), [log_group_name]),
+            # SageMaker publishes the instance metrics of every endpoint (CPU, memory, disk; CPU may
+            # drive autoscaling) under this one namespace, and PutMetricData cannot be limited to
+            # this endpoint's dimensions.
+            metric_statement(["/aws/sagemaker/Endpoints"]),
         ]
+        if vpc is not None:
+            statements += vpc_attachment_statements(vpc.subnets, [vpc.security_group])
         if model_objects:
             statements.append(
                 iam.PolicyStatement(
@@ -90,6 +104,6 @@ class InferenceRole(Construct):
         acknowledge_wildcard_resources(
             self.policy,
             "data capture writes new object keys under this endpoint's own prefix; the endpoint's log streams "
-            "are created at run time in its own log group; ecr:GetAuthorizationToken, cloudwatch:PutMetricData "
-            "(limited by namespace) and the EC2 network-interface actions that attach it to the VPC take no resource",
+            "are created at run time in its own log group; ecr:GetAuthorizationToken and cloudwatch:PutMetricData "
+            f"(limited to SageMaker's endpoint namespace) take no resource; {VPC_ATTACHMENT_WILDCARDS}",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Aws, CfnTag, Stack
+from aws_cdk import Aws, CfnTag, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -18,7 +18,10 @@ from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import data_access_statements
+from constructs.endpoint_model import VpcPlacement
+from constructs.execution_role import job_creation_statements, key_use_statements, log_statements
 from constructs.notebook_lifecycle import NotebookLifecycle
+from constructs.sagemaker_logs import NOTEBOOK_LOG_GROUP
 from constructs.service_role import service_role
 
 
@@ -37,6 +40,7 @@ class Notebook(Construct):
         data_bucket, artifacts_bucket: what it may read (channels) and read and write (artifacts).
         repositories: ECR repositories it may pull from.
         execution_role: the only role it may pass to the jobs it starts.
+        jobs_vpc: the subnets and the one security group every job it starts must run in.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class Notebook(Construct):
         artifacts_bucket: s3.IBucket,
         repositories: Sequence[ecr.IRepository],
         execution_role: iam.IRole,
+        jobs_vpc: VpcPlacement,
     ) -> None:
         super().__init__(scope, id)
         self.instance_name = instance_name
@@ -71,6 +76,7 @@ class Notebook(Construct):
             self, "Role", service="sagemaker.amazonaws.com", description=f"Notebook {self.instance_name}"
         )
         own_arn = stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=self.instance_name)
+        # Creating a job is granted with conditions (job_creation_statements); following one is not.
         jobs = [
             stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{job_name_prefix}-*")
             for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline")
@@ -82,17 +88,17 @@ class Notebook(Construct):
             roles=[self.role],
             statements=[
                 *data_access_statements(data_bucket, artifacts_bucket),
-                iam.PolicyStatement(
-                    sid="UsePlatformKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                    resources=[key.key_arn],
+                *key_use_statements(key, grants=False),
+                *job_creation_statements(
+                    stack,
+                    job_name_prefix=job_name_prefix,
+                    subnets=jobs_vpc.subnets,
+                    security_group=jobs_vpc.security_group,
+                    key=key,
                 ),
                 iam.PolicyStatement(
-                    sid="RunPlatformJobs",
+                    sid="FollowPlatformJobs",
                     actions=[
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:CreateHyperParameterTuningJob",
-                        "sagemaker:CreateProcessingJob",
                         "sagemaker:StartPipelineExecution",
                         "sagemaker:DescribeTrainingJob",
                         "sagemaker:DescribeHyperParameterTuningJob",
@@ -117,25 +123,15 @@ class Notebook(Construct):
                     actions=["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
                     resources=[own_arn],
                 ),
-                iam.PolicyStatement(
-                    sid="NotebookLogs",
-                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[
-                        stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="/aws/sagemaker/NotebookInstances:*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                ),
+                # SageMaker names the instance's streams `<instance name>/jupyter.log`, `.../LifecycleConfigOnStart`.
+                *log_statements(stack, [NOTEBOOK_LOG_GROUP], stream_prefix=f"{self.instance_name}/", describe=False),
             ],
         )
         acknowledge_wildcard_resources(
             policy,
             "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); job "
             "ARNs are limited to this platform's name prefix; ecr:GetAuthorizationToken takes no resource; "
-            "notebook log streams live under /aws/sagemaker/NotebookInstances",
+            "the notebook's log streams are created at run time, only under its own name in the notebooks' log group",
         )
         self.lifecycle = NotebookLifecycle(
             self,

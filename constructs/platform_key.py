@@ -32,16 +32,19 @@ class PlatformKey(Construct):
             pending_window=Duration.days(30),
             removal_policy=removal_policy,
         )
-        # CloudWatch Logs encrypts log groups (flow logs, training and endpoint logs) with the
-        # key only if the key policy names the regional Logs service for this account's groups.
-        log_groups_of_this_account = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+        # CloudWatch Logs encrypts log groups (flow logs, SageMaker's job, notebook and endpoint
+        # logs) with the key only if the key policy names the regional Logs service for this
+        # account's groups. Logs names the group in the encryption context of every data-key call;
+        # Describe* calls carry no context, so a Describe* grant under this condition could never
+        # apply and is left out. The context value is a string (StringLike, not ArnLike).
+        log_groups_of_this_account = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
+                conditions={"StringLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
             )
         )
         # An alarm can publish to an encrypted SNS topic only if CloudWatch may use the topic's key.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -27,6 +27,7 @@ from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_model import EndpointModel, VpcPlacement, model_needs
 from constructs.endpoint_monitoring import EndpointMonitoring
 from constructs.inference_role import InferenceRole
+from constructs.sagemaker_logs import endpoint_log_group_name, sagemaker_log_group
 from model_code.contract import CSV, JSON
 from naming import pascal
 from sagemaker_facts import has_local_nvme
@@ -48,6 +49,7 @@ class RealtimeEndpoint(Construct):
         repositories: the platform's ECR repositories by stage-file name.
         latest_approved_parameter: SSM parameter holding the latest approved package ARN.
         vpc: the private subnets (at least 2 AZs) and the workload security group.
+        log_retention_days: retention of the endpoint's log group (one of CloudWatch's periods).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class RealtimeEndpoint(Construct):
         repositories: Mapping[str, ecr.IRepository],
         latest_approved_parameter: str,
         vpc: VpcPlacement,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, id)
         self.endpoint_name = endpoint_name
@@ -72,6 +75,16 @@ class RealtimeEndpoint(Construct):
         capture_prefix = f"{DATA_CAPTURE_PREFIX}/{endpoint_name}/" if config.data_capture else None
         self.data_capture_uri = artifacts_bucket.s3_url_for_object(capture_prefix) if capture_prefix else None
 
+        # Declared so that it is encrypted and expires; SageMaker may no longer create it. Destroyed with
+        # the stack: a retained group of this fixed name would make the next deployment of the stack fail.
+        self.log_group = sagemaker_log_group(
+            self,
+            "LogGroup",
+            name=endpoint_log_group_name(endpoint_name),
+            key=key,
+            retention_days=log_retention_days,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         needs = [model_needs(self, "ImageRepository", config.model, repositories)]
         if config.shadow:
             needs.append(model_needs(self, "ShadowImageRepository", config.shadow.model, repositories))
@@ -84,6 +97,8 @@ class RealtimeEndpoint(Construct):
             model_objects=sorted({o for n in needs for o in n.objects}),
             capture_prefix=capture_prefix,
             image_repositories=list({r.node.path: r for n in needs for r in n.repositories}.values()),
+            log_group_name=endpoint_log_group_name(endpoint_name),
+            vpc=None if serverless else vpc,
         )
         sources = {"Model": config.model, **({"ShadowModel": config.shadow.model} if config.shadow else {})}
         model_names = {}
@@ -119,6 +134,7 @@ class RealtimeEndpoint(Construct):
             ],
             deployment_config=_guardrails(config.deployment, self.monitoring.rollback_alarm_names),
         )
+        self.endpoint.node.add_dependency(self.log_group)  # the containers log from their first start
         # SageMaker checks that the rollback alarms exist when the endpoint is created or updated.
         for alarm in self.monitoring.rollback_alarms:
             self.endpoint.node.add_dependency(alarm)

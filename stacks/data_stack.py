@@ -22,6 +22,7 @@ from constructs.latest_approved_model import LatestApprovedModel
 from constructs.model_registry import ModelRegistry
 from constructs.platform_key import PlatformKey
 from constructs.published_outputs import PublishedOutputs
+from constructs.sagemaker_logs import SageMakerLogGroups
 from constructs.secure_bucket import AccessLogBucket, SecureBucket
 from naming import StageNames, pascal, repository_id
 
@@ -101,6 +102,14 @@ class DataStack(Stack):
             key=self.key,
             repositories=list(self.repositories.values()),
         ).role
+        if data.declare_account_log_groups:
+            SageMakerLogGroups(
+                self,
+                "SageMakerLogGroups",
+                key=self.key,
+                retention_days=data.sagemaker_log_retention_days,
+                removal_policy=removal,
+            )
 
         out = PublishedOutputs(self, "Published", names=names)
         out.publish(KEY_ARN, value=self.key.key_arn, description="ARN of the platform KMS key")

@@ -41,6 +41,7 @@ class EndpointStack(WorkloadStack):
                 repositories=self.platform.repositories,
                 latest_approved_parameter=self.platform.latest_approved_parameter,
                 vpc=placement,
+                log_retention_days=config.data.sagemaker_log_retention_days,
             )
             publish = self.outputs.publish
             publish(f"{id}Name", value=endpoint.endpoint_name, description=f"Name of endpoint {entry.name}")

@@ -9,15 +9,17 @@ from typing import Any
 
 from aws_cdk import Annotations, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 
 from config import StageConfig
 from config.network import NetworkConfig, NewVpc
 from constructs import Construct
 from constructs.acknowledge import acknowledge
+from constructs.execution_role import JobNetworkAccess
 from constructs.platform_network import PlatformNetwork
 from constructs.published_outputs import PublishedOutputs
 from naming import StageNames
-from stacks.data_stack import ARTIFACTS_BUCKET_ARN, DATA_BUCKET_ARN, DataStack, import_key
+from stacks.data_stack import ARTIFACTS_BUCKET_ARN, DATA_BUCKET_ARN, EXECUTION_ROLE_ARN, DataStack, import_key
 
 # Output IDs that the workload stacks import (see PlatformNetworkAccess.import_into).
 VPC_ID = "VpcId"
@@ -58,6 +60,15 @@ class NetworkStack(Stack):
             custom_resources=custom_resources,
         )
         subnets = self.network.subnets
+        JobNetworkAccess(
+            self,
+            "JobNetworkAccess",
+            role=iam.Role.from_role_arn(
+                self, "ExecutionRole", Fn.import_value(names.export(EXECUTION_ROLE_ARN)), mutable=False
+            ),
+            subnets=subnets.subnets,
+            security_group=self.network.job_security_group,
+        )
 
         out = PublishedOutputs(self, "Published", names=names)
         out.publish(VPC_ID, value=self.network.vpc.vpc_id, description="Id of the platform VPC")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config import StageConfig
 from constructs import Construct
+from constructs.endpoint_model import VpcPlacement
 from constructs.notebook import Notebook
 from naming import StageNames, entry_id
 from stacks.data_stack import DataStack
@@ -26,6 +27,8 @@ class NotebookStack(WorkloadStack):
     ) -> None:
         super().__init__(scope, id, names=names, config=config, data=data, network=network)
         subnets = self.network.subnets
+        # Where the jobs that notebooks start must run (the IAM conditions of the notebooks' roles).
+        jobs_vpc = VpcPlacement(subnets=subnets, security_group=self.network.job_security_group)
         for index, entry in enumerate(config.notebooks):
             id = entry_id("Notebook", entry.name)
             notebook = Notebook(
@@ -42,6 +45,7 @@ class NotebookStack(WorkloadStack):
                 artifacts_bucket=self.platform.artifacts_bucket,
                 repositories=list(self.platform.repositories.values()),
                 execution_role=self.platform.execution_role,
+                jobs_vpc=jobs_vpc,
             )
             self.outputs.publish(f"{id}Name", value=notebook.instance_name, description=f"Notebook of {entry.owner}")
             self.outputs.publish(

@@ -19,9 +19,11 @@ def test_every_import_is_a_published_export_of_an_earlier_stack(each_stage: Synt
         for role in each_stage.templates
     }
     assert imports(each_stage.templates["data"]) == set()
-    # The key for the flow logs; the buckets for the S3 gateway endpoint's policy.
+    # The key for the flow logs, the buckets for the S3 gateway endpoint's policy, and the execution
+    # role that the network stack lets attach jobs to the VPC.
     assert imports(each_stage.templates["network"]) == {
-        f"smplat-{each_stage.name}-{output}" for output in ("KeyArn", "DataBucketArn", "ArtifactsBucketArn")
+        f"smplat-{each_stage.name}-{output}"
+        for output in ("KeyArn", "DataBucketArn", "ArtifactsBucketArn", "ExecutionRoleArn")
     }
     for role in ("notebooks", "endpoints"):
         assert imports(each_stage.templates[role]) <= exports["data"] | exports["network"], role

@@ -96,7 +96,8 @@ def test_key_rotates_and_serves_cloudwatch_logs_of_this_account(each_stage: Synt
                         Match.object_like(
                             {
                                 "Sid": "AllowCloudWatchLogsOfThisAccount",
-                                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Match.any_value()}},
+                                "Action": ["kms:Decrypt*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                                "Condition": {"StringLike": {"kms:EncryptionContext:aws:logs:arn": Match.any_value()}},
                             }
                         )
                     ]

@@ -51,7 +51,7 @@ def test_role_passes_only_the_platform_role_and_stops_only_itself(each_stage: Sy
     stop = json.dumps(statements["StopItselfWhenIdle"]["Resource"])
     notebook = {"dev": "smplat-dev-data-science", "prod": "smplat-prod-fraud-team"}[each_stage.name]
     assert f"notebook-instance/{notebook}" in stop and "*" not in stop
-    jobs = json.dumps(statements["RunPlatformJobs"]["Resource"])
+    jobs = json.dumps(statements["FollowPlatformJobs"]["Resource"])
     for kind in ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline"):
         assert f"{kind}/{prefix}-*" in jobs
     assert statements["ReadChannels"]["Action"] == "s3:GetObject"
