@@ -20,13 +20,14 @@ from constructs.service_role import service_role
 
 class SageMakerExecutionRole(Construct):
     """The role the platform's SageMaker jobs run as (training, processing, tuning, transform):
-    reads the channels, writes the artifacts bucket, pulls the platform's images, uses the key,
+    reads the channels and published models, reads and writes `jobs/` of the artifacts bucket (and
+    nothing else there), pulls the platform's images, uses the key,
     writes SageMaker's logs and metrics, and attaches jobs to the VPC. Notebooks may pass this role,
     and no other, to the jobs they start.
 
     Props:
         data_bucket: the data bucket; only its channel prefixes are readable.
-        artifacts_bucket: where jobs read and write models and outputs.
+        artifacts_bucket: jobs read `models/` and read and write `jobs/` of it.
         key: the platform KMS key.
         repositories: the ECR repositories jobs may pull images from.
     """
@@ -67,7 +68,8 @@ class SageMakerExecutionRole(Construct):
         )
         acknowledge_wildcard_resources(
             self.policy,
-            "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); "
+            "object keys need a wildcard (only under the channel prefixes, and models/ and jobs/ of the artifacts "
+            "bucket); "
             "ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by namespace) and the EC2 "
             "network-interface actions that attach jobs to the VPC take no resource; SageMaker's log "
             "streams live under /aws/sagemaker/",

@@ -29,9 +29,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
 }
 # IAM5 findings are named after each wildcard resource, so the exact IDs are pinned per stage.
 ACCOUNT_ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+ARTIFACT_PREFIXES = ("models", "jobs")  # read models, read and write jobs; never data-capture
 EXECUTION_ROLE_WILDCARDS = {
     "*",
-    "<ArtifactsBucket88671897.Arn>/*",
+    *(f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in ARTIFACT_PREFIXES),
     *(f"<DataChannelsStorageBucketDFA7E37B.Arn>/{c}/*" for c in ("train", "validation", "test")),
     ACCOUNT_ARN.format(service="logs") + "log-group:/aws/sagemaker/*",
     *(ACCOUNT_ARN.format(service="ec2") + f"{k}/*" for k in ("network-interface", "subnet", "security-group")),
@@ -42,7 +43,7 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
     jobs = ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline")
     return {
         "*",
-        f"smplat-{stage}-ArtifactsBucketArn/*",
+        *(f"smplat-{stage}-ArtifactsBucketArn/{p}/*" for p in ARTIFACT_PREFIXES),
         *(f"smplat-{stage}-DataBucketArn/{c}/*" for c in ("train", "validation", "test")),
         arn_prefix.format(service="logs") + "log-group:/aws/sagemaker/NotebookInstances:*",
         *(arn_prefix.format(service="sagemaker") + f"{kind}/smplat-{stage}-*" for kind in jobs),
@@ -93,11 +94,12 @@ def test_the_set_of_acknowledgments_is_pinned(
     expected = {
         **EXPECTED_ACKNOWLEDGMENTS,
         "Data/ExecutionRole/Policy": iam5(EXECUTION_ROLE_WILDCARDS),
+        "Data/ModelPublisher/Policy": iam5({f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in ARTIFACT_PREFIXES}),
         notebook: iam5(notebook_wildcards(stage, arn_prefix)),
         f"{endpoint}/InferenceRole/Policy": iam5(inference_wildcards(endpoint_name, registry=stage == "prod")),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
-    assert sum(len(r) for r in found.values()) == 22 + 9 + 10 + (6 if stage == "dev" else 7)
+    assert sum(len(r) for r in found.values()) == 22 + 10 + 11 + 2 + (6 if stage == "dev" else 7)
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():
