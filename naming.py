@@ -57,6 +57,12 @@ class StageNames:
         """The CloudFormation stack name of stack `Data`, `Network`, ...: `<prefix>-data`."""
         return f"{self.prefix}-{stack_id.lower()}"
 
+    def role_path(self, stack_id: str) -> str:
+        """The IAM path of every role of workload stack `Notebooks`, `Endpoints`, ...:
+        `/<prefix>-notebooks/`. Bucket policies name a stack's roles by it (`aws:PrincipalArn`
+        carries the path); changing it replaces the roles."""
+        return f"/{self.stack(stack_id)}/"
+
     def export(self, output_id: str) -> str:
         """The export name of a published output: `<prefix>-<OutputId>`."""
         return f"{self.prefix}-{output_id}"

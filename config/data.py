@@ -29,6 +29,13 @@ class DataConfig(StrictModel):
     access_log_retention_days: int = Field(
         default=365, ge=1, le=3650, description="Days S3 server access logs are kept."
     )
+    data_capture_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days captured endpoint requests and responses (`data-capture/` of the artifacts bucket) are kept; "
+        "the old version is deleted a day later.",
+    )
     container_repositories: RepositoryNames = Field(
         default=("training", "inference"),
         min_length=1,

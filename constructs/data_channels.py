@@ -1,6 +1,9 @@
-"""The data bucket and its S3 locations: raw data, the train/validation/test channels, labeling."""
+"""The data bucket and its S3 locations: raw data, the train/validation/test channels, labeling;
+the layout of the artifacts bucket (who writes which prefix) and the S3 statements that follow it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -52,9 +55,19 @@ class DataChannels(Construct):
         return self.bucket.s3_url_for_object(f"{prefix.strip('/')}/")
 
 
+# The artifacts bucket by who writes what (docs/security.md). Each prefix has its writers, and the
+# bucket policy (artifacts_boundaries) refuses everyone else, whatever their identity policies say.
+MODELS_PREFIX = "models/"  # what endpoints serve: written only by the ModelPublisher role
+JOBS_PREFIX = "jobs/"  # job inputs (code, configuration) and outputs: notebooks and jobs
+DATA_CAPTURE_PREFIX = "data-capture/"  # production requests and responses: endpoints only, never read back
+WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")  # PutObject also covers copies and multipart
+READS = ("s3:GetObject", "s3:GetObjectVersion")
+
+
 def data_access_statements(data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket) -> list[iam.PolicyStatement]:
-    """Read the train/validation/test channels (not raw or labeling data), read and write the
-    artifacts bucket: what the platform's jobs and its notebooks share."""
+    """What the platform's jobs and its notebooks share: read the train/validation/test channels
+    (not raw or labeling data), read the published models, read and write `jobs/`; nothing of
+    the captured production data."""
     return [
         iam.PolicyStatement(
             sid="ReadChannels",
@@ -68,9 +81,73 @@ def data_access_statements(data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket
             conditions={"StringLike": {"s3:prefix": [f"{c}/*" for c in CHANNELS]}},
         ),
         iam.PolicyStatement(
-            sid="ReadWriteArtifacts",
-            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-            resources=[artifacts_bucket.arn_for_objects("*")],
+            sid="ReadModels",
+            actions=["s3:GetObject"],
+            resources=[artifacts_bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
         ),
-        iam.PolicyStatement(sid="ListArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn]),
+        iam.PolicyStatement(
+            sid="ReadWriteJobs",
+            actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[artifacts_bucket.arn_for_objects(f"{JOBS_PREFIX}*")],
+        ),
+        list_artifacts_statement(artifacts_bucket, MODELS_PREFIX, JOBS_PREFIX),
     ]
+
+
+def list_artifacts_statement(artifacts_bucket: s3.IBucket, *prefixes: str) -> iam.PolicyStatement:
+    """List the artifacts bucket under `prefixes` only (a listing shows keys, which name endpoints and jobs)."""
+    return iam.PolicyStatement(
+        sid="ListArtifacts",
+        actions=["s3:ListBucket"],
+        resources=[artifacts_bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+    )
+
+
+def artifacts_boundaries(
+    bucket: s3.IBucket, *, publishers: Sequence[str], jobs: Sequence[str], endpoints: Sequence[str]
+) -> list[iam.PolicyStatement]:
+    """The artifacts bucket policy's Deny statements: only the publishers write `models/` and only
+    endpoints write `data-capture/`; the platform's workloads write only their own prefix and
+    never read captured data. Each argument lists role ARNs or ARN patterns as `aws:PrincipalArn`
+    gives them (a role's ARN with its path, also for its sessions). A Deny in the bucket policy
+    holds against any identity policy, so a broader grant added later cannot widen it."""
+    workloads = [*publishers, *jobs, *endpoints]
+
+    def deny(
+        sid: str,
+        actions: Sequence[str],
+        conditions: dict[str, object],
+        *,
+        resources: list[str] | None = None,
+        not_resources: list[str] | None = None,
+    ) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(actions),
+            resources=resources,
+            not_resources=not_resources,
+            conditions=conditions,
+        )
+
+    def objects(prefix: str) -> list[str]:
+        return [bucket.arn_for_objects(f"{prefix}*")]
+
+    return [
+        deny("OnlyPublishersWriteModels", WRITES, _arn_not_like(publishers), resources=objects(MODELS_PREFIX)),
+        deny("OnlyEndpointsWriteDataCapture", WRITES, _arn_not_like(endpoints), resources=objects(DATA_CAPTURE_PREFIX)),
+        deny("WorkloadsNeverReadDataCapture", READS, _arn_like(workloads), resources=objects(DATA_CAPTURE_PREFIX)),
+        deny("PublishersWriteOnlyModels", WRITES, _arn_like(publishers), not_resources=objects(MODELS_PREFIX)),
+        deny("JobsWriteOnlyJobs", WRITES, _arn_like(jobs), not_resources=objects(JOBS_PREFIX)),
+        deny("EndpointsWriteOnlyDataCapture", WRITES, _arn_like(endpoints), not_resources=objects(DATA_CAPTURE_PREFIX)),
+    ]
+
+
+def _arn_like(principals: Sequence[str]) -> dict[str, object]:
+    return {"ArnLike": {"aws:PrincipalArn": list(principals)}}
+
+
+def _arn_not_like(principals: Sequence[str]) -> dict[str, object]:
+    return {"ArnNotLike": {"aws:PrincipalArn": list(principals)}}

@@ -38,14 +38,14 @@ def sagemaker_source_arn() -> str:
 
 class SageMakerExecutionRole(Construct):
     """The role the platform's SageMaker jobs run as (training, processing, tuning, transform):
-    reads the channels, writes the artifacts bucket, pulls the platform's images, uses the key
-    through S3 and SageMaker, writes the jobs' log groups and metric namespaces. Notebooks may pass
-    this role, and no other, to the jobs they start. Attaching jobs to the VPC is granted by
-    `JobNetworkAccess`, beside the network.
+    reads the channels and published models, reads and writes `jobs/` of the artifacts bucket (and
+    nothing else there), pulls the platform's images, uses the key through S3 and SageMaker, writes the
+    jobs' log groups and metric namespaces. Notebooks may pass this role, and no other, to the jobs
+    they start. Attaching jobs to the VPC is granted by `JobNetworkAccess`, beside the network.
 
     Props:
         data_bucket: the data bucket; only its channel prefixes are readable.
-        artifacts_bucket: where jobs read and write models and outputs.
+        artifacts_bucket: jobs read `models/` and read and write `jobs/` of it.
         key: the platform KMS key.
         repositories: the ECR repositories jobs may pull images from.
     """
@@ -83,9 +83,9 @@ class SageMakerExecutionRole(Construct):
         )
         acknowledge_wildcard_resources(
             self.policy,
-            "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); "
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData (limited to the jobs' namespaces) take no "
-            "resource; job log streams are created at run time, only in the jobs' own log groups",
+            "object keys need a wildcard (only under the channel prefixes, and models/ and jobs/ of the artifacts "
+            "bucket); ecr:GetAuthorizationToken and cloudwatch:PutMetricData (limited to the jobs' namespaces) "
+            "take no resource; job log streams are created at run time, only in the jobs' own log groups",
         )
 
 

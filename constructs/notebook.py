@@ -37,7 +37,7 @@ class Notebook(Construct):
         ssm_prefix: where the platform's published values live (named in the note left for the user).
         vpc: the platform VPC. subnet: the private subnet it runs in.
         key: the platform KMS key.
-        data_bucket, artifacts_bucket: what it may read (channels) and read and write (artifacts).
+        data_bucket, artifacts_bucket: it reads the channels and `models/`, reads and writes `jobs/`.
         repositories: ECR repositories it may pull from.
         execution_role: the only role it may pass to the jobs it starts.
         jobs_vpc: the subnets and the one security group every job it starts must run in.
@@ -129,7 +129,8 @@ class Notebook(Construct):
         )
         acknowledge_wildcard_resources(
             policy,
-            "object keys need a wildcard (only under the channel prefixes and in the artifacts bucket); job "
+            "object keys need a wildcard (only under the channel prefixes, and models/ and jobs/ of the artifacts "
+            "bucket); job "
             "ARNs are limited to this platform's name prefix; ecr:GetAuthorizationToken takes no resource; "
             "the notebook's log streams are created at run time, only under its own name in the notebooks' log group",
         )

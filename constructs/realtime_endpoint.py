@@ -23,6 +23,7 @@ from config.deployment import DeploymentConfig
 from config.endpoints import EndpointConfig
 from constructs import Construct
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
+from constructs.data_channels import DATA_CAPTURE_PREFIX
 from constructs.endpoint_autoscaling import EndpointAutoscaling
 from constructs.endpoint_model import EndpointModel, VpcPlacement, model_needs
 from constructs.endpoint_monitoring import EndpointMonitoring
@@ -31,8 +32,6 @@ from constructs.sagemaker_logs import endpoint_log_group_name, sagemaker_log_gro
 from model_code.contract import CSV, JSON
 from naming import pascal
 from sagemaker_facts import has_local_nvme
-
-DATA_CAPTURE_PREFIX = "data-capture"
 
 
 class RealtimeEndpoint(Construct):
@@ -72,7 +71,7 @@ class RealtimeEndpoint(Construct):
             service="sagemaker", resource="endpoint", resource_name=endpoint_name
         )
         serverless = any(v.serverless for v in config.variants)
-        capture_prefix = f"{DATA_CAPTURE_PREFIX}/{endpoint_name}/" if config.data_capture else None
+        capture_prefix = f"{DATA_CAPTURE_PREFIX}{endpoint_name}/" if config.data_capture else None
         self.data_capture_uri = artifacts_bucket.s3_url_for_object(capture_prefix) if capture_prefix else None
 
         # Declared so that it is encrypted and expires; SageMaker may no longer create it. Destroyed with

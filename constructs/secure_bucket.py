@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
@@ -60,8 +61,8 @@ class AccessLogBucket(Construct):
 
 
 class SecureBucket(Construct):
-    """A bucket with the platform's baseline: KMS with an S3 Bucket Key, versioned, SSL-only,
-    private, access-logged, old versions expired.
+    """A bucket with the platform's baseline: KMS with an S3 Bucket Key, uploads refused unless
+    encrypted with that key, versioned, SSL-only, private, access-logged, old versions expired.
 
     Props:
         key: the KMS key that encrypts every object.
@@ -105,7 +106,39 @@ class SecureBucket(Construct):
             ],
             removal_policy=removal_policy,
         )
+        for statement in platform_key_only(self.bucket, key):
+            self.bucket.add_to_resource_policy(statement)
         acknowledge(self.bucket, _REPLICATION)
+
+
+def platform_key_only(bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Refuse uploads encrypted with anything but `key`. An upload without encryption headers gets
+    the bucket's default (the key, with the Bucket Key), so only headers that name something
+    else are refused: `aws:kms` without a key id (S3 then uses the AWS managed key aws/s3),
+    another key, SSE-S3, or a customer-provided key (SSE-C). S3 compares the key id header as
+    sent, so a caller that names the key must name it by ARN (not by alias or bare id)."""
+    objects = bucket.arn_for_objects("*")
+    return [
+        iam.PolicyStatement(
+            sid="UploadsUseThePlatformKey",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="NoCustomerProvidedKeys",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+        ),
+    ]
 
 
 _REPLICATION_REASON = (

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,9 +16,10 @@ from aws_cdk import aws_s3 as s3
 from config import StageConfig
 from constructs import Construct
 from constructs.container_repository import ContainerRepository
-from constructs.data_channels import DataChannels
+from constructs.data_channels import DATA_CAPTURE_PREFIX, DataChannels, artifacts_boundaries
 from constructs.execution_role import SageMakerExecutionRole
 from constructs.latest_approved_model import LatestApprovedModel
+from constructs.model_publisher import ModelPublisher
 from constructs.model_registry import ModelRegistry
 from constructs.platform_key import PlatformKey
 from constructs.published_outputs import PublishedOutputs
@@ -66,6 +67,13 @@ class DataStack(Stack):
             noncurrent_version_expiration_days=data.noncurrent_version_expiration_days,
             removal_policy=removal,
         ).bucket
+        self.artifacts.add_lifecycle_rule(
+            id="ExpireDataCapture",
+            prefix=DATA_CAPTURE_PREFIX,
+            expiration=Duration.days(data.data_capture_retention_days),
+            # On a versioned bucket expiry keeps the object as an old version: delete that too.
+            noncurrent_version_expiration=Duration.days(1),
+        )
         self.repositories = {
             name: ContainerRepository(
                 self,
@@ -110,6 +118,20 @@ class DataStack(Stack):
                 retention_days=data.sagemaker_log_retention_days,
                 removal_policy=removal,
             )
+        self.model_publisher = ModelPublisher(
+            self, "ModelPublisher", artifacts_bucket=self.artifacts, key=self.key
+        ).role
+
+        def roles_of(stack_id: str) -> str:
+            return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{names.role_path(stack_id)}*"
+
+        for statement in artifacts_boundaries(
+            self.artifacts,
+            publishers=[self.model_publisher.role_arn],
+            jobs=[self.execution_role.role_arn, roles_of("Notebooks")],
+            endpoints=[roles_of("Endpoints")],
+        ):
+            self.artifacts.add_to_resource_policy(statement)
 
         out = PublishedOutputs(self, "Published", names=names)
         out.publish(KEY_ARN, value=self.key.key_arn, description="ARN of the platform KMS key")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from aws_cdk import Stack
+import jsii
+from aws_cdk import Aspects, IAspect, Stack
+from aws_cdk import aws_iam as iam
 
 from config import StageConfig
-from constructs import Construct
+from constructs import Construct, IConstruct
 from constructs.published_outputs import PublishedOutputs
 from naming import StageNames
 from stacks.data_stack import DataStack, PlatformData
@@ -17,7 +19,8 @@ from stacks.network_stack import NetworkStack, PlatformNetworkAccess
 class WorkloadStack(Stack):
     """`<project>-<stage>-<id in lowercase>`, deployed after the data and network stacks and safe to
     destroy and redeploy. It receives them as `self.platform` and `self.network`, imported from their
-    exports, and publishes its own values through `self.outputs`."""
+    exports, and publishes its own values through `self.outputs`. Its IAM roles live under the
+    path `/<prefix>-<id in lowercase>/`, by which the data stack's bucket policies name them."""
 
     DESCRIPTION: ClassVar[str]  # what the stack holds, for its CloudFormation description
 
@@ -37,3 +40,16 @@ class WorkloadStack(Stack):
         self.platform = PlatformData.import_into(self, names=names, repositories=config.data.container_repositories)
         self.network = PlatformNetworkAccess.import_into(self, names=names, network=config.network)
         self.outputs = PublishedOutputs(self, "Published", names=names)
+        Aspects.of(self).add(_RolePath(names.role_path(id)))
+
+
+@jsii.implements(IAspect)
+class _RolePath:
+    """Puts every IAM role of a stack under one path (roles created later in the stack included)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, iam.CfnRole):
+            node.path = self.path

@@ -33,6 +33,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
 }
 # IAM5 findings are named after each wildcard resource, so the exact IDs are pinned per stage.
 ACCOUNT_ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+ARTIFACT_PREFIXES = ("models", "jobs")  # read models, read and write jobs; never data-capture
 JOB_LOG_GROUPS = ("TrainingJobs", "ProcessingJobs", "TransformJobs")
 NETWORK_INTERFACES = ACCOUNT_ARN.format(service="ec2") + "network-interface/*"
 
@@ -41,7 +42,7 @@ def execution_role_wildcards(arn_prefix: str) -> set[str]:
     """Objects of the channels and artifacts, and the streams of the jobs' own log groups."""
     return {
         "*",
-        "<ArtifactsBucket88671897.Arn>/*",
+        *(f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in ARTIFACT_PREFIXES),
         *(f"<DataChannelsStorageBucketDFA7E37B.Arn>/{c}/*" for c in ("train", "validation", "test")),
         *(arn_prefix.format(service="logs") + f"log-group:/aws/sagemaker/{g}:*" for g in JOB_LOG_GROUPS),
         *(arn_prefix.format(service="logs") + f"log-group:/aws/sagemaker/{g}:log-stream:*" for g in JOB_LOG_GROUPS),
@@ -52,7 +53,7 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
     jobs = ("training-job", "hyper-parameter-tuning-job", "processing-job", "pipeline")
     return {
         "*",
-        f"smplat-{stage}-ArtifactsBucketArn/*",
+        *(f"smplat-{stage}-ArtifactsBucketArn/{p}/*" for p in ARTIFACT_PREFIXES),
         *(f"smplat-{stage}-DataBucketArn/{c}/*" for c in ("train", "validation", "test")),
         arn_prefix.format(service="logs")
         + f"log-group:/aws/sagemaker/NotebookInstances:log-stream:{notebook_name(stage)}/*",
@@ -112,6 +113,7 @@ def test_the_set_of_acknowledgments_is_pinned(
         **EXPECTED_ACKNOWLEDGMENTS,
         "Data/ExecutionRole/Policy": iam5(execution_role_wildcards(arn_prefix)),
         "Network/JobNetworkAccess/Policy": iam5({"*", NETWORK_INTERFACES}),
+        "Data/ModelPublisher/Policy": iam5({f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in ARTIFACT_PREFIXES}),
         notebook: iam5(notebook_wildcards(stage, arn_prefix)),
         f"{endpoint}/InferenceRole/Policy": iam5(
             inference_wildcards(endpoint_name, arn_prefix, registry=stage == "prod")
@@ -122,7 +124,7 @@ def test_the_set_of_acknowledgments_is_pinned(
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
-    assert sum(len(r) for r in found.values()) == 27 + 11 + 2 + 10 + 2 + (5 if stage == "dev" else 6)
+    assert sum(len(r) for r in found.values()) == 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6)
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():

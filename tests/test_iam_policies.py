@@ -249,20 +249,20 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
 
 
 def test_sagemaker_trusts_name_the_source_where_sagemaker_sets_it(each_stage: SynthesizedStage) -> None:
-    trusts = {}
+    trusts: dict[str, list[Any]] = {}
     for role in ("data", "endpoints", "notebooks"):
         for resource in each_stage.resources(role, "AWS::IAM::Role").values():
-            (statement,) = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-            if statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}:
-                trusts[role] = statement["Condition"]
+            for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+                if statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}:
+                    trusts.setdefault(role, []).append(statement["Condition"])
     account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     any_sagemaker_resource = {"ArnLike": {"aws:SourceArn": arn("sagemaker", "*", each_stage, pseudo=True)}}
     assert trusts == {
-        "data": {**account, **any_sagemaker_resource},
-        "endpoints": {**account, **any_sagemaker_resource},
+        "data": [{**account, **any_sagemaker_resource}] * 2,  # the execution role and the model publisher
+        "endpoints": [{**account, **any_sagemaker_resource}],
         # SageMaker does not document aws:SourceArn for notebook instances: ArnLike on a missing key
         # would refuse the instance its credentials.
-        "notebooks": account,
+        "notebooks": [account],
     }
 
 
@@ -274,6 +274,12 @@ ALLOWED_FINDINGS = {
     ("AWS::IAM::Role", "MALFORMED", "Statement contains neither Resource nor NotResource"),
     # In a key policy "*" means this key and no other.
     ("AWS::KMS::Key", "RESOURCE_STAR", None),
+    # S3 compares the SSE key-id header as a string, and the value it must equal is the key's ARN.
+    (
+        "AWS::S3::BucketPolicy",
+        "MISMATCHED_TYPE_BUT_USABLE",
+        "Type mismatch: StringNotEquals requires a value of type String but given Arn",
+    ),
 }
 
 

@@ -6,10 +6,15 @@ import json
 import re
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
+from constructs.data_channels import MODELS_PREFIX
+from constructs.endpoint_model import REGISTERED_MODELS_PREFIX
 from tests.conftest import SynthesizedStage
-from tests.resource_policy import ACCOUNT, REGION, Request, decide, render
+from tests.policy_evaluation import Principal, Renderer, Request, allowed, bucket_policy, role_principal
+from tests.resource_policy import ACCOUNT, REGION, decide, render
+from tests.resource_policy import Request as ResourceRequest
 
 # Stateful resources keep these logical IDs forever: a new ID means a new (empty) resource.
 STATEFUL_LOGICAL_IDS = {
@@ -355,7 +360,7 @@ def test_undelivered_approvals_are_retried_then_kept_in_an_encrypted_dead_letter
 
     def send(source: str, *, service: str = "events.amazonaws.com", tls: str = "true") -> str:
         context = {"aws:SourceArn": source, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": tls}
-        return decide(document, Request(service, "sqs:SendMessage", queue_arn, context))
+        return decide(document, ResourceRequest(service, "sqs:SendMessage", queue_arn, context))
 
     assert send(rule_arn(each_stage)) == "Allow"
     assert send(rule_arn(each_stage), tls="false") == "Deny"
@@ -407,3 +412,179 @@ def test_channels_are_distinct_locations_of_the_data_bucket(each_stage: Synthesi
     for output_id, uri in uris.items():
         assert "DataChannelsStorageBucketDFA7E37B" in uri
         assert uri.endswith(f'/{prefixes[output_id]}/"]]}}'), uri
+
+
+# Who may do what in the buckets, evaluated from the synthesized identity and bucket policies.
+ARTIFACTS, DATA = "ArtifactsBucket88671897", "DataChannelsStorageBucketDFA7E37B"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/PlatformKey1C4A1A63"
+ENDPOINT = {"dev": "smplat-dev-sample", "prod": "smplat-prod-fraud-scoring"}
+# The endpoint's own model: dev serves an artifact, prod the registry (any registered model).
+OWN_MODEL = {"dev": "models/sample/model.tar.gz", "prod": "models/fraud/v7/model.tar.gz"}
+# Someone outside the platform whose own policy allows all of S3 (an administrator, a CI role).
+OUTSIDER = Principal(f"arn:aws:iam::{ACCOUNT}:role/Admin", ({"Effect": "Allow", "Action": "s3:*", "Resource": "*"},))
+EVERYTHING = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+
+# (principal, action, object key, allowed); {endpoint} is the stage's endpoint, {model} its model.
+ARTIFACT_ACCESS = [
+    ("notebook", "s3:GetObject", "models/fraud/v7/model.tar.gz", True),
+    ("notebook", "s3:PutObject", "models/fraud/v7/model.tar.gz", False),
+    ("notebook", "s3:DeleteObjectVersion", "models/fraud/v7/model.tar.gz", False),
+    ("notebook", "s3:GetObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", False),
+    ("notebook", "s3:PutObject", "jobs/xgb-1/source/sourcedir.tar.gz", True),
+    ("notebook", "s3:GetObject", "jobs/xgb-1/output/model.tar.gz", True),
+    ("notebook", "s3:PutObject", "scratch/notes.txt", False),
+    ("jobs", "s3:GetObject", "models/fraud/v7/model.tar.gz", True),
+    ("jobs", "s3:PutObject", "models/fraud/v7/model.tar.gz", False),
+    ("jobs", "s3:PutObject", "jobs/xgb-1/output/model.tar.gz", True),
+    ("jobs", "s3:GetObject", "jobs/xgb-1/source/sourcedir.tar.gz", True),
+    ("jobs", "s3:GetObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", False),
+    ("jobs", "s3:PutObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", False),
+    ("publisher", "s3:GetObject", "jobs/xgb-1/output/model.tar.gz", True),
+    ("publisher", "s3:PutObject", "models/fraud/v8/model.tar.gz", True),
+    ("publisher", "s3:PutObject", "jobs/xgb-1/output/model.tar.gz", False),
+    ("publisher", "s3:GetObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", False),
+    ("endpoint", "s3:GetObject", "{model}", True),
+    ("endpoint", "s3:GetObject", "jobs/xgb-1/output/model.tar.gz", False),
+    ("endpoint", "s3:PutObject", "{model}", False),
+    ("endpoint", "s3:PutObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", True),
+    ("endpoint", "s3:GetObject", "data-capture/{endpoint}/AllTraffic/2026/01/01/00/a.jsonl", False),
+    ("endpoint", "s3:PutObject", "data-capture/smplat-other/AllTraffic/2026/01/01/00/a.jsonl", False),
+]
+
+
+ROLES = {  # kind -> (template, logical ID prefix of its role) per stage
+    "notebook": ("notebooks", {"dev": "NotebookDataScienceRole", "prod": "NotebookFraudTeamRole"}),
+    "jobs": ("data", {"dev": "ExecutionRole", "prod": "ExecutionRole"}),
+    "publisher": ("data", {"dev": "ModelPublisherRole", "prod": "ModelPublisherRole"}),
+    "endpoint": (
+        "endpoints",
+        {"dev": "EndpointSampleInferenceRole", "prod": "EndpointFraudScoringInferenceRole"},
+    ),
+}
+
+
+def principal(stage: SynthesizedStage, kind: str) -> Principal:
+    """The role of `kind` in `stage` as IAM sees it: its ARN (with its path) and its policies."""
+    role, prefixes = ROLES[kind]
+    resources = stage.templates[role]["Resources"]
+    ids = [k for k, v in resources.items() if v["Type"] == "AWS::IAM::Role" and k.startswith(prefixes[stage.name])]
+    assert len(ids) == 1, f"expected one role {prefixes[stage.name]}* in the {role} stack, found {ids}"
+    return role_principal(Renderer(stage.templates), role, ids[0])
+
+
+def can(
+    stage: SynthesizedStage, who: Principal, action: str, key: str, bucket: str = ARTIFACTS, **headers: str
+) -> bool:
+    renderer = Renderer(stage.templates)
+    resource = f"arn:aws:s3:::{bucket.lower()}/{key}"
+    return allowed(who, Request(action, resource, headers), bucket_policy(renderer, "data", bucket))
+
+
+@pytest.mark.parametrize(("who", "action", "key", "expected"), ARTIFACT_ACCESS)
+def test_each_principal_reads_and_writes_only_its_artifact_prefixes(
+    each_stage: SynthesizedStage, who: str, action: str, key: str, expected: bool
+) -> None:
+    key = key.format(endpoint=ENDPOINT[each_stage.name], model=OWN_MODEL[each_stage.name])
+    assert can(each_stage, principal(each_stage, who), action, key) is expected
+
+
+def test_the_bucket_policy_holds_when_identity_policies_grow(each_stage: SynthesizedStage) -> None:
+    """A broader identity policy added later (here: all of S3) cannot widen who writes models and
+    captured data, who reads captured data, nor where the platform's workloads write."""
+    roles = {kind: principal(each_stage, kind).widened(EVERYTHING) for kind in ROLES}
+    capture = f"data-capture/{ENDPOINT[each_stage.name]}/AllTraffic/2026/01/01/00/a.jsonl"
+    model = "models/fraud/v7/model.tar.gz"
+    writes_model = {kind: can(each_stage, p, "s3:PutObject", model) for kind, p in roles.items()}
+    assert writes_model == {"notebook": False, "jobs": False, "publisher": True, "endpoint": False}
+    deletes_model = {kind: can(each_stage, p, "s3:DeleteObject", model) for kind, p in roles.items()}
+    assert deletes_model == {"notebook": False, "jobs": False, "publisher": True, "endpoint": False}
+    writes_capture = {kind: can(each_stage, p, "s3:PutObject", capture) for kind, p in roles.items()}
+    assert writes_capture == {"notebook": False, "jobs": False, "publisher": False, "endpoint": True}
+    reads_capture = {kind: can(each_stage, p, "s3:GetObject", capture) for kind, p in roles.items()}
+    assert reads_capture == dict.fromkeys(roles, False)
+    writes_elsewhere = {kind: can(each_stage, p, "s3:PutObject", "scratch/x.csv") for kind, p in roles.items()}
+    assert writes_elsewhere == dict.fromkeys(roles, False)
+    writes_jobs = {kind: can(each_stage, p, "s3:PutObject", "jobs/x/y.csv") for kind, p in roles.items()}
+    assert writes_jobs == {"notebook": True, "jobs": True, "publisher": False, "endpoint": False}
+    # Outside the platform: models and captured data are written only by their writers; reading
+    # captured data (incident response, the coming model monitor) is left to identity policies.
+    assert not can(each_stage, OUTSIDER, "s3:PutObject", model)
+    assert not can(each_stage, OUTSIDER, "s3:DeleteObjectVersion", model)
+    assert not can(each_stage, OUTSIDER, "s3:PutObject", capture)
+    assert can(each_stage, OUTSIDER, "s3:GetObject", capture)
+    assert can(each_stage, OUTSIDER, "s3:PutObject", "jobs/x/y.csv")
+
+
+# SSE headers of an upload -> accepted. No header: S3 applies the bucket's default (the platform
+# key); `aws:kms` without a key id would use the AWS managed key aws/s3.
+UPLOAD_ENCRYPTION = [
+    ({}, True),
+    ({"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": KEY_ARN}, True),
+    ({"s3:x-amz-server-side-encryption": "aws:kms"}, False),
+    (
+        {
+            "s3:x-amz-server-side-encryption": "aws:kms",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/other",
+        },
+        False,
+    ),
+    ({"s3:x-amz-server-side-encryption": "AES256"}, False),
+    ({"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"}, False),
+]
+
+
+@pytest.mark.parametrize(("headers", "expected"), UPLOAD_ENCRYPTION)
+@pytest.mark.parametrize(("bucket", "key"), [(DATA, "raw/batch-1.csv"), (ARTIFACTS, "jobs/xgb-1/output/model.tar.gz")])
+def test_uploads_are_encrypted_with_the_platform_key(
+    each_stage: SynthesizedStage, bucket: str, key: str, headers: dict[str, str], expected: bool
+) -> None:
+    assert can(each_stage, OUTSIDER, "s3:PutObject", key, bucket, **headers) is expected
+
+
+def test_captured_production_data_expires(each_stage: SynthesizedStage) -> None:
+    rules = each_stage.templates["data"]["Resources"][ARTIFACTS]["Properties"]["LifecycleConfiguration"]["Rules"]
+    capture = [r for r in rules if r.get("Prefix") == "data-capture/"]
+    assert capture == [
+        {
+            "Id": "ExpireDataCapture",
+            "Prefix": "data-capture/",
+            "Status": "Enabled",
+            "ExpirationInDays": 90,
+            # Expiring a versioned object leaves it as an old version: delete that a day later too.
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        }
+    ]
+
+
+def test_models_are_published_by_sagemaker_or_by_people_iam_allows_to_assume_the_publisher(
+    each_stage: SynthesizedStage,
+) -> None:
+    renderer = Renderer(each_stage.templates)
+    (logical_id,) = (k for k in each_stage.resources("data", "AWS::IAM::Role") if k.startswith("ModelPublisherRole"))
+    trust = renderer.statements(
+        each_stage.templates["data"]["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"], "data"
+    )
+    assert [(s["Principal"], s.get("Condition")) for s in trust] == [
+        (
+            {"Service": "sagemaker.amazonaws.com"},
+            {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:*"},
+            },
+        ),
+        ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, None),
+    ]
+    # Notebooks may pass the execution role only, never the publisher.
+    notebook = principal(each_stage, "notebook")
+    passed = [s["Resource"] for s in notebook.statements if "iam:PassRole" in s["Action"]]
+    assert passed == [f"arn:aws:iam::{ACCOUNT}:role/{role_id_of(each_stage, 'jobs')}"]
+
+
+def role_id_of(stage: SynthesizedStage, kind: str) -> str:
+    role, prefixes = ROLES[kind]
+    (logical_id,) = (k for k in stage.resources(role, "AWS::IAM::Role") if k.startswith(prefixes[stage.name]))
+    return logical_id
+
+
+def test_registry_endpoints_read_the_prefix_that_only_the_publisher_writes() -> None:
+    assert REGISTERED_MODELS_PREFIX == MODELS_PREFIX == "models/"
