@@ -417,15 +417,15 @@ def _object_exists(s3: Any, bucket: str, key: str) -> bool:
 
 def aws_target(config: StageConfig, *, approve: bool) -> Target:
     """The account of the caller's credentials, in the stage's region or else the configured one."""
-    session = boto3.session.Session(region_name=config.region)
-    region = session.region_name
+    # The CDK CLI's order: AWS_REGION, then AWS_DEFAULT_REGION or the profile (boto3 reads those two).
+    region = config.region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name
     if region is None:
         raise DeployStopped(
             "no AWS region: the stage file names none and none is configured; set AWS_REGION (or your profile's region)"
         )
     # The CLI deploys an environment-agnostic stage to the region boto3 checks.
     env = dict(os.environ, AWS_REGION=region, AWS_DEFAULT_REGION=region)
-    return Target(client=session.client, env=env, approve=approve)
+    return Target(client=boto3.session.Session(region_name=region).client, env=env, approve=approve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import yaml
 from moto import mock_aws
 
 from config import CONFIG_DIR, load_stage, parse_stage
-from ops.deploy import DeployStopped, Event, OrderedDeploy, Target, push_commands
+from ops.deploy import DeployStopped, Event, OrderedDeploy, Target, aws_target, push_commands
 
 REGION = "eu-west-1"  # the prod stage's
 
@@ -86,3 +86,18 @@ def test_a_missing_artifact_outside_a_sandbox_stops_naming_its_key(mocked: None,
         "the model.tar.gz there"
     )
     assert deploy.events == [Event("model-missing", "s3://artifacts/models/fraud/v3/model.tar.gz")]
+
+
+def test_the_region_is_the_stages_else_the_clis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DeployStopped, match=r"^no AWS region: .* set AWS_REGION"):
+        aws_target(load_stage("dev"), approve=False)
+    prod = aws_target(load_stage("prod"), approve=False)
+    assert prod.env is not None and prod.env["AWS_REGION"] == "eu-west-1"
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # the CDK CLI reads it first; boto3 alone would not
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    target = aws_target(load_stage("dev"), approve=False)
+    assert target.env is not None and target.env["AWS_DEFAULT_REGION"] == "eu-central-1"
+    assert target.client("sts").meta.region_name == "eu-central-1"
