@@ -1,5 +1,7 @@
-# Entry points: `make demo` (deploy the dev stage to a local AWS), `make test` (the whole suite),
-# `make synth STAGE=<name|all>` (the pull-request check). Each installs what it needs first.
+# Entry points: `make demo` (deploy the dev stage to a local AWS), `make unit` (the unit tests, the
+# quick loop), `make test` (lint and the whole suite), `make synth STAGE=<name|all>` (the pull-request
+# check), `make diff STAGE=<name>` and `make deploy STAGE=<name>` (a real account: your credentials).
+# Each installs what it needs first.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STAGE ?= dev
@@ -14,11 +16,12 @@ VENV_STAMP := .venv/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth lint test demo clean schema bench bench-synth bench-split bench-serving
+.PHONY: install synth lint unit test diff deploy demo clean schema bench bench-synth bench-split bench-serving
 
 install: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+# requirements-dev.txt includes requirements.txt and model_code/requirements.txt (-r).
+$(VENV_STAMP): requirements.txt requirements-dev.txt model_code/requirements.txt
 	$(PYTHON) -m venv .venv
 	.venv/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -43,13 +46,34 @@ synth: install
 	cfn-lint --ignore-checks $(CFN_LINT_IGNORED) -- cdk.out/assembly-*/*.template.json
 	.venv-checkov/bin/checkov --skip-download --quiet --compact --framework cloudformation -d cdk.out
 
-lint: $(VENV_STAMP)
-	ruff check .
-	ruff format --check .
-	mypy
+# Runs each command given, all of them even when one fails, then fails naming those that failed.
+run_all = passed=""; failed=""; \
+	for command in $(1); do \
+		echo "== $$command"; \
+		if $$command; then passed="$$passed, $$command"; else failed="$$failed, $$command"; fi; \
+	done; \
+	echo "== passed: $${passed:2}"; \
+	if [ -n "$$failed" ]; then echo "== FAILED: $${failed:2}" >&2; exit 1; fi
+LINT := "ruff check ." "ruff format --check ." "mypy"
 
-test: install lint
-	pytest
+lint: $(VENV_STAMP)
+	@$(call run_all,$(LINT))
+
+# The quick loop: unit tests only (no server, no CLI synth, no local deploy), no lint.
+unit: $(VENV_STAMP) $(NODE_STAMP)
+	pytest -m "not integration"
+
+# Lint and the whole suite: both always run (a formatting slip does not hide the test results).
+test: install
+	@$(call run_all,$(LINT) pytest)
+
+# A real account (your credentials): what would change, and the ordered deploy of a stage
+# (ops/deploy.py; ARGS=--yes skips the CDK CLI's approval prompt for security-sensitive changes).
+diff: $(VENV_STAMP) $(NODE_STAMP)
+	cdk diff '$(STAGE)/*' -c stage=$(STAGE)
+
+deploy: $(VENV_STAMP) $(NODE_STAMP)
+	python -m ops.deploy --stage $(STAGE) $(ARGS)
 
 demo: install
 	python -m local_aws.demo

@@ -1,6 +1,8 @@
-"""`make demo`: deploy the dev stage to a local AWS (moto on loopback), then run the model lifecycle
-against it: split into channels (uploaded to the channel URIs the stack publishes), train through
-the SageMaker training toolkit, a short tune, serve, and invoke through boto3."""
+"""`make demo`: deploy the dev stage to a local AWS (moto on loopback) with the same ordered steps as
+`make deploy` (ops/deploy.py: platform stacks, the endpoint's image, its model trained through the
+SageMaker training toolkit and uploaded, then the endpoints stack), then run the model lifecycle
+against it: split into channels (uploaded to the channel URIs the stack publishes), a short tune,
+and the endpoint's model served and invoked through boto3."""
 
 from __future__ import annotations
 
@@ -12,16 +14,16 @@ from pathlib import Path
 
 from config import StageConfig, load_stage
 from config.model_sources import ArtifactModel
-from local_aws.deploy import bootstrap, client, deploy, ssm_parameters, stack_outputs
+from local_aws.deploy import ManifestPublisher, bootstrap, client, ordered_deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
 from model_code.contract import CHANNELS, OBJECTIVE
 from model_code.data import write_sample_dataset
 from model_code.lifecycle import labelled_rows, runtime_client
-from model_code.local_training import run_training_job
 from model_code.serve import extract_model, running_server
 from model_code.split import SplitSpec, split_file
 from model_code.tuning import plot, table, tune
 from naming import StageNames, entry_id, pascal
+from ops.deploy import DeployStopped
 
 STAGE = "dev"
 
@@ -33,18 +35,22 @@ def main() -> int:
     with moto_server(log_file=work / "moto.log") as aws:
         print(f"== Local AWS (moto) on {aws.endpoint}; work folder {work}")
         bootstrap(aws)
-        print("== Deploying every stack of the dev stage with the CDK CLI ...")
-        deploy(aws, STAGE)
+        # make deploy's steps; a Docker engine cannot push to the local AWS: it gets a manifest.
+        try:
+            ordered_deploy(aws, STAGE, work / "deploy", publisher=ManifestPublisher())
+        except DeployStopped as err:
+            print(f"\nStopped: {err}", file=sys.stderr)
+            return 1
         outputs: dict[str, str] = {}
         names = StageNames(config.project, STAGE)
         for stack_id in ("Data", "Network", "Notebooks", "Endpoints"):
             name = names.stack(stack_id)
-            print(f"\nOutputs of {name}:")
+            print(f"\n== Outputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):
                 outputs[key] = value
                 print(f"  {key:<34} {value}")
         prefix = names.parameter_prefix
-        print(f"\nSSM parameters under {prefix}/ (read back with boto3):")
+        print(f"\n== SSM parameters under {prefix}/ (read back with boto3):")
         for name, value in sorted(ssm_parameters(aws, prefix).items()):
             print(f"  {name:<52} {value}")
         describe_endpoint(aws)
@@ -82,26 +88,23 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
         s3.upload_file(str(work / "channels" / channel / "part-00000.csv"), bucket, f"{key_prefix}part-00000.csv")
         print(f"  {channel:<11} {report.rows[channel]:>4} rows  labels {report.labels[channel]}  -> {uri}")
 
-    print("\n== Train through the SageMaker training toolkit (SAGEMAKER_BASE_DIR laid out like /opt/ml)")
-    result = run_training_job(work / "train", work / "channels", {"max_depth": 4, "eta": 0.2})
-    if result.exit_code != 0 or result.model_artifact is None:
-        raise SystemExit(f"training failed: {result.failure}")
-    print("  " + "  ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()))
-    # Where the dev stage's endpoint loads its model from: what is trained here is what it serves.
-    endpoint = config.endpoints[0]
-    assert isinstance(endpoint.model, ArtifactModel), "the dev stage's first endpoint serves a model.tar.gz"
-    artifact_key = endpoint.model.artifact_key
-    s3.upload_file(str(result.model_artifact), outputs["ArtifactsBucketName"], artifact_key)
-    print(f"  model -> s3://{outputs['ArtifactsBucketName']}/{artifact_key} (endpoint {endpoint.name}'s artifact)")
-
     print("\n== Tune: 6 trials, 2 at a time, median early stopping")
     trials = tune(work / "channels", work / "tune", trials=6, parallel=2, seed=1, static={"num_round": 80})
     print("  " + table(trials).replace("\n", "\n  "))
     plot(trials, work / "tune" / "trials.png")
     print(f"  best {OBJECTIVE.name}={trials[0].objective}; plot: {work / 'tune' / 'trials.png'}")
 
-    print("\n== Serve the trained model on SageMaker's container contract and invoke it with boto3")
-    serve_and_invoke(result.model_artifact, work, outputs[f"{entry_id('Endpoint', endpoint.name)}Name"])
+    # The model the ordered deploy trained and uploaded, fetched from where the endpoint loads it.
+    endpoint = config.endpoints[0]
+    assert isinstance(endpoint.model, ArtifactModel), "the dev stage's first endpoint serves a model.tar.gz"
+    artifact, uri = (
+        work / "endpoint-model.tar.gz",
+        f"s3://{outputs['ArtifactsBucketName']}/{endpoint.model.artifact_key}",
+    )
+    s3.download_file(outputs["ArtifactsBucketName"], endpoint.model.artifact_key, str(artifact))
+    print(f"\n== Serve endpoint {endpoint.name}'s model ({uri}) on SageMaker's container contract")
+    print("   and invoke it with boto3")
+    serve_and_invoke(artifact, work, outputs[f"{entry_id('Endpoint', endpoint.name)}Name"])
 
 
 def serve_and_invoke(artifact: Path, work: Path, endpoint_name: str) -> None:

@@ -32,6 +32,7 @@ KEY_ARN = "KeyArn"
 DATA_BUCKET_ARN = "DataBucketArn"
 ARTIFACTS_BUCKET_ARN = "ArtifactsBucketArn"
 EXECUTION_ROLE_ARN = "ExecutionRoleArn"
+MODEL_PUBLISHER_ROLE_ARN = "ModelPublisherRoleArn"
 
 
 def repository_arn_output(name: str) -> str:
@@ -186,6 +187,11 @@ class DataStack(Stack):
             EXECUTION_ROLE_ARN,
             value=self.execution_role.role_arn,
             description="SageMaker execution role for the platform's jobs",
+        )
+        out.publish(
+            MODEL_PUBLISHER_ROLE_ARN,
+            value=self.model_publisher.role_arn,
+            description="The only role that may write models/ of the artifacts bucket (what endpoints serve)",
         )
 
 

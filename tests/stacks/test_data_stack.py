@@ -30,6 +30,7 @@ STATEFUL_TYPES = set(STATEFUL_LOGICAL_IDS.values())
 
 DATA_OUTPUTS = {
     "ExecutionRoleArn",
+    "ModelPublisherRoleArn",
     "LatestApprovedModelParameterName",
     "KeyArn",
     "DataBucketName",
@@ -52,6 +53,7 @@ DATA_OUTPUTS = {
 # Output ID -> its SSM parameter under /smplat/<stage>/
 DATA_PARAMETERS = {
     "ExecutionRoleArn": "execution-role-arn",
+    "ModelPublisherRoleArn": "model-publisher-role-arn",
     "LatestApprovedModelParameterName": "latest-approved-model-parameter-name",
     "KeyArn": "key-arn",
     "DataBucketName": "data-bucket-name",
