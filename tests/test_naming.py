@@ -13,7 +13,7 @@ from naming import StageNames, entry_id, kebab, pascal, repository_id
         ("sample", "Sample"),
         ("fraud-scoring", "FraudScoring"),
         ("sagemaker_api", "SagemakerApi"),
-        ("ml2go", "Ml2go"),  # title() gave Ml2Go: the README's upgrade notes say which IDs moved
+        ("ml2go", "Ml2go"),  # title() gave Ml2Go: docs/upgrading.md says which IDs moved
         ("blue-A", "BlueA"),  # variant names may hold capitals: kept as written
         ("x", "X"),
     ],
