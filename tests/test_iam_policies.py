@@ -13,7 +13,7 @@ import pytest
 from parliament import analyze_policy_string
 
 from tests.conftest import SynthesizedStage
-from tests.policy_documents import policy_documents
+from tests.policies import Renderer, policy_documents
 
 IDENTITY_POLICIES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
 
@@ -283,9 +283,9 @@ ALLOWED_FINDINGS = {
 }
 
 
-def lint_findings(template: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def lint_findings(renderer: Renderer, stack: str) -> list[tuple[str, str, str, str]]:
     found = []
-    for logical_id, type_name, document in policy_documents(template):
+    for logical_id, type_name, document in policy_documents(renderer, stack):
         for finding in analyze_policy_string(json.dumps(document)).findings:
             detail = str(finding.detail)
             if {(type_name, finding.issue, detail), (type_name, finding.issue, None)} & ALLOWED_FINDINGS:
@@ -296,7 +296,7 @@ def lint_findings(template: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 @pytest.mark.parametrize("role", ["data", "network", "notebooks", "endpoints"])
 def test_every_policy_document_passes_parliament(each_stage: SynthesizedStage, role: str) -> None:
-    assert lint_findings(each_stage.templates[role]) == []
+    assert lint_findings(Renderer(each_stage.templates), role) == []
 
 
 def test_the_linter_catches_malformed_arns_and_mismatched_resources() -> None:
@@ -322,4 +322,5 @@ def test_the_linter_catches_malformed_arns_and_mismatched_resources() -> None:
             },
         }
     }
-    assert [issue for _, _, issue, _ in lint_findings(bad)] == ["RESOURCE_MISMATCH", "INVALID_ARN"]
+    findings = lint_findings(Renderer({"bad": bad}), "bad")
+    assert [issue for _, _, issue, _ in findings] == ["RESOURCE_MISMATCH", "INVALID_ARN"]

@@ -1,12 +1,13 @@
-"""The resource-policy evaluator the stack tests rely on decides as AWS does for the cases they use."""
+"""The renderer and evaluator the stack tests rely on render and decide as AWS does for the cases they use."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.resource_policy import Request, decide, render
+from tests.policies import Principal, Renderer, Request, decide
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:alarms"
+CLOUDWATCH = Principal("cloudwatch.amazonaws.com")
 TLS_ONLY = {
     "Sid": "AllowPublishThroughSSLOnly",
     "Effect": "Deny",
@@ -33,36 +34,51 @@ def alarm(name: str, *, tls: str = "true", account: str = "123456789012") -> Req
         "aws:SourceAccount": account,
         "aws:SecureTransport": tls,
     }
-    return Request("cloudwatch.amazonaws.com", "SNS:Publish", TOPIC, context)
+    return Request(CLOUDWATCH, "SNS:Publish", TOPIC, context)
 
 
 def test_a_deny_alone_allows_nothing_and_an_explicit_deny_wins() -> None:
     # What CDK's enforce_ssl leaves on a topic: the default policy is gone, nothing is allowed.
-    assert decide({"Statement": [TLS_ONLY]}, alarm("app-cpu")) == "ImplicitDeny"
-    assert decide({"Statement": [TLS_ONLY, ALARMS]}, alarm("app-cpu")) == "Allow"
-    assert decide({"Statement": [TLS_ONLY, ALARMS]}, alarm("app-cpu", tls="false")) == "Deny"
+    assert decide(alarm("app-cpu"), {"Statement": [TLS_ONLY]}) == "ImplicitDeny"
+    assert decide(alarm("app-cpu"), {"Statement": [TLS_ONLY, ALARMS]}) == "Allow"
+    assert decide(alarm("app-cpu", tls="false"), {"Statement": [TLS_ONLY, ALARMS]}) == "Deny"
 
 
 def test_every_condition_must_hold_and_a_missing_key_never_matches() -> None:
     policy = {"Statement": [ALARMS]}
-    assert decide(policy, alarm("other-cpu")) == "ImplicitDeny"
-    assert decide(policy, alarm("app-cpu", account="210987654321")) == "ImplicitDeny"
-    assert decide(policy, Request("cloudwatch.amazonaws.com", "sns:Publish", TOPIC)) == "ImplicitDeny"
-    assert decide(policy, Request("sns.amazonaws.com", "sns:Publish", TOPIC, alarm("app-cpu").context)) == (
-        "ImplicitDeny"
-    )
+    assert decide(alarm("other-cpu"), policy) == "ImplicitDeny"
+    assert decide(alarm("app-cpu", account="210987654321"), policy) == "ImplicitDeny"
+    assert decide(Request(CLOUDWATCH, "sns:Publish", TOPIC), policy) == "ImplicitDeny"
+    sns = Principal("sns.amazonaws.com")
+    assert decide(Request(sns, "sns:Publish", TOPIC, alarm("app-cpu").context), policy) == "ImplicitDeny"
 
 
 def test_an_operator_it_does_not_know_is_refused() -> None:
-    statement = ALARMS | {"Condition": {"StringLike": {"aws:SourceAccount": "1234*"}}}
-    with pytest.raises(NotImplementedError, match="StringLike"):
-        decide({"Statement": [statement]}, alarm("app-cpu"))
+    statement = ALARMS | {"Condition": {"NumericLessThan": {"aws:SourceAccount": "1234"}}}
+    with pytest.raises(NotImplementedError, match="NumericLessThan"):
+        decide(alarm("app-cpu"), {"Statement": [statement]})
 
 
-def test_render_joins_and_resolves_pseudo_parameters_and_given_ids() -> None:
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:q"
+TEMPLATES = {
+    "data": {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "q"}}},
+        "Outputs": {"QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}, "Export": {"Name": "smplat-dev-QueueArn"}}},
+    },
+    "app": {"Resources": {}},
+}
+
+
+def test_render_joins_and_resolves_pseudo_parameters_resources_and_imports() -> None:
+    renderer = Renderer(TEMPLATES)
     value = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":sqs:", {"Ref": "AWS::Region"}, ":x"]]}
-    assert render(value) == "arn:aws:sqs:eu-west-1:x"
-    assert render({"Fn::GetAtt": ["Queue", "Arn"]}, {"Queue.Arn": "q"}) == "q"
-    assert render({"Fn::GetAtt": ["Queue", "Arn"]}) == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert renderer.render(value, "app") == "arn:aws:sqs:eu-west-1:x"
+    assert renderer.render({"Fn::GetAtt": ["Queue", "Arn"]}, "data") == QUEUE_ARN
+    assert renderer.render({"Fn::ImportValue": "smplat-dev-QueueArn"}, "app") == QUEUE_ARN  # the exporter's value
+    # An export of a stack it was not given: a realistic value all the same.
+    elsewhere = {"Fn::ImportValue": "smplat-dev-ArtifactsBucketArn"}
+    assert renderer.render(elsewhere, "app") == "arn:aws:s3:::smplat-artifacts"
     with pytest.raises(KeyError):
-        render({"Ref": "Unknown"})
+        renderer.render({"Ref": "Unknown"}, "app")
+    with pytest.raises(KeyError):
+        renderer.render({"Fn::GetAtt": ["Queue", "Arn"]}, "app")

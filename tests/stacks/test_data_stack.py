@@ -12,9 +12,7 @@ from aws_cdk.assertions import Match
 from constructs.data_channels import MODELS_PREFIX
 from constructs.endpoint_model import REGISTERED_MODELS_PREFIX
 from tests.conftest import SynthesizedStage
-from tests.policy_evaluation import Principal, Renderer, Request, allowed, bucket_policy, role_principal
-from tests.resource_policy import ACCOUNT, REGION, decide, render
-from tests.resource_policy import Request as ResourceRequest
+from tests.policies import ACCOUNT, REGION, Principal, Renderer, Request, bucket_policy, decide, role_principal
 
 # Stateful resources keep these logical IDs forever: a new ID means a new (empty) resource.
 STATEFUL_LOGICAL_IDS = {
@@ -203,9 +201,9 @@ def test_model_registry(each_stage: SynthesizedStage) -> None:
 
 def approval_resources(stage: SynthesizedStage) -> dict[str, dict[str, Any]]:
     """The latest-approved publisher's resources by logical ID, rendered for account 123456789012 in eu-west-1."""
+    renderer = Renderer(stage.templates)
     resources = stage.templates["data"]["Resources"]
-    refs = {"PlatformKey1C4A1A63": "platform-key", **{k: k for k in resources if k.startswith("LatestApprovedModel")}}
-    return {k: render(v, refs) for k, v in resources.items() if k.startswith("LatestApprovedModel")}
+    return {k: renderer.render(v, "data") for k, v in resources.items() if k.startswith("LatestApprovedModel")}
 
 
 def of_type(resources: dict[str, dict[str, Any]], type_name: str) -> list[dict[str, Any]]:
@@ -259,7 +257,7 @@ def test_approvals_publish_the_latest_approved_package_without_a_function(each_s
     names = {p["Properties"]["Name"] for p in each_stage.resources("data", "AWS::SSM::Parameter").values()}
     assert parameter not in names
     assert each_stage.resources("data", "AWS::Lambda::Function") == {}
-    assert target["RoleArn"] == {"Fn::GetAtt": ["LatestApprovedModelTriggerRoleB249C028", "Arn"]}
+    assert target["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/LatestApprovedModelTriggerRoleB249C028"
     _, trigger_statements = role_of(resources, "LatestApprovedModelTriggerRoleB249C028")
     assert [s["Action"] for s in trigger_statements] == ["ssm:StartAutomationExecution", "iam:PassRole"]
 
@@ -336,7 +334,7 @@ def test_the_roles_trust_only_this_rule_and_automation_and_the_trigger_passes_to
         }
     ]
     (pass_role,) = [s for s in trigger_statements if s["Action"] == "iam:PassRole"]
-    assert pass_role["Resource"] == {"Fn::GetAtt": ["LatestApprovedModelRunbookRoleD7BD6329", "Arn"]}
+    assert pass_role["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/LatestApprovedModelRunbookRoleD7BD6329"
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}}
 
 
@@ -347,30 +345,30 @@ def test_undelivered_approvals_are_retried_then_kept_in_an_encrypted_dead_letter
     (rule,) = of_type(resources, "AWS::Events::Rule")
     (target,) = rule["Targets"]
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 14400}
-    ((queue_id, queue),) = [(k, r["Properties"]) for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"]
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    (queue,) = of_type(resources, "AWS::SQS::Queue")
     queue_name = f"smplat-{each_stage.name}-publish-approved-dead-letters"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"
+    assert target["DeadLetterConfig"] == {"Arn": queue_arn}
     assert queue == queue | {
         "QueueName": queue_name,
-        "KmsMasterKeyId": {"Fn::GetAtt": ["PlatformKey1C4A1A63", "Arn"]},
+        "KmsMasterKeyId": KEY_ARN,
         "MessageRetentionPeriod": 1209600,  # 14 days, SQS's longest
     }
     # Only this rule may send, and only over TLS.
-    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"
     (policy,) = of_type(resources, "AWS::SQS::QueuePolicy")
-    document = render(policy["PolicyDocument"], {f"{queue_id}.Arn": queue_arn})
 
     def send(source: str, *, service: str = "events.amazonaws.com", tls: str = "true") -> str:
         context = {"aws:SourceArn": source, "aws:SourceAccount": ACCOUNT, "aws:SecureTransport": tls}
-        return decide(document, ResourceRequest(service, "sqs:SendMessage", queue_arn, context))
+        return decide(Request(Principal(service), "sqs:SendMessage", queue_arn, context), policy["PolicyDocument"])
 
     assert send(rule_arn(each_stage)) == "Allow"
     assert send(rule_arn(each_stage), tls="false") == "Deny"
     assert send(f"{rule_arn(each_stage)}-other") == "ImplicitDeny"
     assert send(rule_arn(each_stage), service="sns.amazonaws.com") == "ImplicitDeny"
     # SQS encrypts with the platform key on behalf of EventBridge: the key lets it, for this queue only.
-    key_statements = each_stage.templates["data"]["Resources"]["PlatformKey1C4A1A63"]["Properties"]["KeyPolicy"]
-    (grant,) = [s for s in render(key_statements["Statement"]) if s.get("Sid") == "AllowEventBridgeDeadLetters"]
+    key_policy = each_stage.templates["data"]["Resources"]["PlatformKey1C4A1A63"]["Properties"]["KeyPolicy"]
+    statements = Renderer(each_stage.templates).render(key_policy, "data")["Statement"]
+    (grant,) = [s for s in statements if s.get("Sid") == "AllowEventBridgeDeadLetters"]
     assert grant == {
         "Sid": "AllowEventBridgeDeadLetters",
         "Effect": "Allow",
@@ -477,9 +475,9 @@ def principal(stage: SynthesizedStage, kind: str) -> Principal:
 def can(
     stage: SynthesizedStage, who: Principal, action: str, key: str, bucket: str = ARTIFACTS, **headers: str
 ) -> bool:
-    renderer = Renderer(stage.templates)
     resource = f"arn:aws:s3:::{bucket.lower()}/{key}"
-    return allowed(who, Request(action, resource, headers), bucket_policy(renderer, "data", bucket))
+    policy = bucket_policy(Renderer(stage.templates), "data", bucket)
+    return decide(Request(who, action, resource, headers), policy) == "Allow"
 
 
 @pytest.mark.parametrize(("who", "action", "key", "expected"), ARTIFACT_ACCESS)
@@ -561,11 +559,9 @@ def test_captured_production_data_expires(each_stage: SynthesizedStage) -> None:
 def test_models_are_published_by_sagemaker_or_by_people_iam_allows_to_assume_the_publisher(
     each_stage: SynthesizedStage,
 ) -> None:
-    renderer = Renderer(each_stage.templates)
     (logical_id,) = (k for k in each_stage.resources("data", "AWS::IAM::Role") if k.startswith("ModelPublisherRole"))
-    trust = renderer.statements(
-        each_stage.templates["data"]["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"], "data"
-    )
+    document = each_stage.templates["data"]["Resources"][logical_id]["Properties"]["AssumeRolePolicyDocument"]
+    trust = Renderer(each_stage.templates).render(document, "data")["Statement"]
     assert [(s["Principal"], s.get("Condition")) for s in trust] == [
         (
             {"Service": "sagemaker.amazonaws.com"},

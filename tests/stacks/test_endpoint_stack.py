@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests.conftest import SynthesizedStage
-from tests.resource_policy import ACCOUNT, REGION, Request, decide, render
+from tests.policies import ACCOUNT, REGION, Principal, Renderer, Request, decide
 
 
 def only(stage: SynthesizedStage, type_name: str) -> tuple[str, dict[str, Any]]:
@@ -196,7 +196,7 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
     topic_id, _ = only(each_stage, "AWS::SNS::Topic")
     _, policy = only(each_stage, "AWS::SNS::TopicPolicy")
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic_id}"
-    document = render(policy["Properties"]["PolicyDocument"], {topic_id: topic_arn})
+    document = Renderer(each_stage.templates).render(policy["Properties"]["PolicyDocument"], "endpoints")
     assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
     name = endpoint_name(each_stage)
     alarm_names = sorted(
@@ -210,7 +210,7 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
         alarm: str, *, account: str = ACCOUNT, service: str = "cloudwatch.amazonaws.com", tls: str = "true"
     ) -> str:
         context = {"aws:SourceAccount": account, "aws:SourceArn": alarm_arn(alarm, account), "aws:SecureTransport": tls}
-        return decide(document, Request(service, "sns:Publish", topic_arn, context))
+        return decide(Request(Principal(service), "sns:Publish", topic_arn, context), document)
 
     assert len(alarm_names) == 6
     for alarm in alarm_names:
