@@ -25,16 +25,23 @@ EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,10
 Environment = Annotated[
     dict[EnvName, str], Field(default_factory=dict, description="Environment of the model container.")
 ]
-ArtifactKey = Annotated[
-    str,
-    value_rule(
-        lambda key: (
-            None
-            if ARTIFACT_KEY.fullmatch(key)
-            else f"{key!r} must be an object key ending in .tar.gz, e.g. models/fraud/v3/model.tar.gz"
+# The artifacts bucket's policy lets only the ModelPublisher role write under this prefix
+# (docs/security.md); anywhere else, notebooks and jobs could replace what an endpoint serves.
+PUBLISHED_MODELS = "models/"
+
+
+def _artifact_key_problem(key: str) -> str | None:
+    if not ARTIFACT_KEY.fullmatch(key):
+        return f"{key!r} must be an object key ending in .tar.gz, e.g. models/fraud/v3/model.tar.gz"
+    if not key.startswith(PUBLISHED_MODELS):
+        return (
+            f"{key!r} must be under {PUBLISHED_MODELS} (only the model publisher writes there; endpoints serve only "
+            "published models), e.g. models/fraud/v3/model.tar.gz"
         )
-    ),
-]
+    return None
+
+
+ArtifactKey = Annotated[str, value_rule(_artifact_key_problem)]
 ImageUri = Annotated[
     str,
     value_rule(
@@ -60,7 +67,8 @@ class ArtifactModel(StrictModel):
 
     source: Literal["artifact"] = Field(description="`artifact`: a model.tar.gz in the artifacts bucket with an image.")
     artifact_key: ArtifactKey = Field(
-        description="Object key of the model.tar.gz in the artifacts bucket, e.g. `models/fraud/v3/model.tar.gz`."
+        description="Object key of the model.tar.gz in the artifacts bucket, under `models/` (which only the "
+        "`ModelPublisher` role writes), e.g. `models/fraud/v3/model.tar.gz`."
     )
     image: ImageReference | None = Field(
         default=None, description="A bring-your-own image from a platform repository; give this or `image_uri`."

@@ -27,8 +27,9 @@ from constructs.service_role import service_role
 
 class Notebook(Construct):
     """A SageMaker notebook instance: in a private subnet with its own security group (no ingress,
-    HTTPS to the VPC only), no direct internet, no root, IMDSv2 only, volume encrypted with the
-    platform key, a least-privilege role, and a lifecycle configuration with idle auto-stop.
+    HTTPS to the VPC and to S3's prefix list only), no direct internet, no root, IMDSv2 only, volume
+    encrypted with the platform key, a least-privilege role, and a lifecycle configuration with idle
+    auto-stop.
 
     Props:
         config: the stage file's `notebooks[]` entry (instance type, volume, idle timeout, repositories, pip packages).
@@ -36,6 +37,9 @@ class Notebook(Construct):
         job_name_prefix: the notebook may start and stop only jobs and pipelines named `<prefix>-*`.
         ssm_prefix: where the platform's published values live (named in the note left for the user).
         vpc: the platform VPC. subnet: the private subnet it runs in.
+        s3_prefix_list_id: S3's AWS-managed prefix list: the S3 gateway endpoint carries traffic to
+            S3's public addresses, so the group reaches S3 only through a rule to it. None (the local
+            AWS, which cannot look it up) leaves the group reaching the VPC only.
         key: the platform KMS key.
         data_bucket, artifacts_bucket: it reads the channels and `models/`, reads and writes `jobs/`.
         repositories: ECR repositories it may pull from.
@@ -53,6 +57,7 @@ class Notebook(Construct):
         job_name_prefix: str,
         ssm_prefix: str,
         vpc: ec2.IVpc,
+        s3_prefix_list_id: str | None,
         subnet: ec2.ISubnet,
         key: kms.IKey,
         data_bucket: s3.IBucket,
@@ -72,6 +77,10 @@ class Notebook(Construct):
             allow_all_outbound=False,
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
+        if s3_prefix_list_id is not None:
+            self.security_group.add_egress_rule(
+                ec2.Peer.prefix_list(s3_prefix_list_id), ec2.Port.tcp(443), "S3 through the gateway endpoint"
+            )
         self.role = service_role(
             self, "Role", service="sagemaker.amazonaws.com", description=f"Notebook {self.instance_name}"
         )

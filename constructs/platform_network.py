@@ -199,6 +199,8 @@ class PlatformNetwork(Construct):
         # group admits it only through S3's AWS-managed prefix list, whose id differs per region
         # and which CloudFormation cannot return (AWS::EC2::VPCEndpoint has no such attribute).
         s3_prefix_list = self._s3_prefix_list(self.custom_resource_logs) if self.custom_resource_logs else None
+        # For groups created elsewhere (notebooks'): None without the custom resources.
+        self.s3_prefix_list_id = s3_prefix_list
 
         self.job_security_group = self._workload_group(
             "JobSecurityGroup", "SageMaker training, processing and tuning jobs of the platform", config, s3_prefix_list

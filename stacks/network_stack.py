@@ -27,6 +27,7 @@ PRIVATE_SUBNET_IDS = "PrivateSubnetIds"
 AVAILABILITY_ZONES = "AvailabilityZones"
 JOB_SECURITY_GROUP_ID = "JobSecurityGroupId"
 ENDPOINT_SECURITY_GROUP_ID = "EndpointSecurityGroupId"
+S3_PREFIX_LIST_ID = "S3PrefixListId"
 
 
 class NetworkStack(Stack):
@@ -92,6 +93,17 @@ class NetworkStack(Stack):
             value=self.network.endpoint_security_group.security_group_id,
             description="Security group for SageMaker endpoints",
         )
+        # Looked up at deploy time (see PlatformNetwork): without the custom resources (the local
+        # AWS) there is no id, and no output, rather than a placeholder a consumer could mistake.
+        prefix_list_id = self.network.s3_prefix_list_id
+        self.publishes_s3_prefix_list = prefix_list_id is not None
+        if prefix_list_id is not None:
+            out.publish(
+                S3_PREFIX_LIST_ID,
+                value=prefix_list_id,
+                description="Id of S3's AWS-managed prefix list in the deploy region, for HTTPS egress rules to S3 "
+                "through the gateway endpoint",
+            )
 
     @property
     def availability_zones(self) -> list[str]:
@@ -106,18 +118,24 @@ class NetworkStack(Stack):
 class PlatformNetworkAccess:
     """What the network stack gives the workload stacks of its stage, read through its published
     exports: the VPC, its private subnets (one per AZ, in AZ order), the security group of jobs
-    (admits itself, for distributed training) and that of endpoints (admits nothing)."""
+    (admits itself, for distributed training) and that of endpoints (admits nothing), and the id of
+    S3's prefix list, for the egress rules of groups of their own (None where the network stack
+    publishes none: on the local AWS)."""
 
     vpc: ec2.IVpc
     subnets: Sequence[ec2.ISubnet]
     job_security_group: ec2.ISecurityGroup
     endpoint_security_group: ec2.ISecurityGroup
+    s3_prefix_list_id: str | None
 
     @classmethod
-    def import_into(cls, scope: Stack, *, names: StageNames, network: NetworkConfig) -> PlatformNetworkAccess:
+    def import_into(
+        cls, scope: Stack, *, names: StageNames, network: NetworkConfig, s3_prefix_list: bool
+    ) -> PlatformNetworkAccess:
         """Import into `scope` (a stack deployed after the network stack) as constructs `Vpc`,
         `JobSecurityGroup` and `EndpointSecurityGroup`. The number of subnets comes from the stage
-        file; the CIDR too."""
+        file; the CIDR too. `s3_prefix_list`: whether the network stack publishes S3's prefix list
+        id (`NetworkStack.publishes_s3_prefix_list`); an import of a missing export fails the deploy."""
         count = _zone_count(network)
 
         def imported_list(output_id: str) -> list[str]:
@@ -146,6 +164,7 @@ class PlatformNetworkAccess:
             subnets=vpc.isolated_subnets,
             job_security_group=imported_group("JobSecurityGroup", JOB_SECURITY_GROUP_ID),
             endpoint_security_group=imported_group("EndpointSecurityGroup", ENDPOINT_SECURITY_GROUP_ID),
+            s3_prefix_list_id=Fn.import_value(names.export(S3_PREFIX_LIST_ID)) if s3_prefix_list else None,
         )
 
 

@@ -39,6 +39,7 @@ class NotebookStack(WorkloadStack):
                 job_name_prefix=names.prefix,
                 ssm_prefix=names.parameter_prefix,
                 vpc=self.network.vpc,
+                s3_prefix_list_id=self.network.s3_prefix_list_id,
                 subnet=subnets[index % len(subnets)],  # spread notebooks over the AZs
                 key=self.platform.key,
                 data_bucket=self.platform.data_bucket,

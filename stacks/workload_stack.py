@@ -38,7 +38,9 @@ class WorkloadStack(Stack):
         self.add_stack_dependency(data)
         self.add_stack_dependency(network)
         self.platform = PlatformData.import_into(self, names=names, repositories=config.data.container_repositories)
-        self.network = PlatformNetworkAccess.import_into(self, names=names, network=config.network)
+        self.network = PlatformNetworkAccess.import_into(
+            self, names=names, network=config.network, s3_prefix_list=network.publishes_s3_prefix_list
+        )
         self.outputs = PublishedOutputs(self, "Published", names=names)
         Aspects.of(self).add(_RolePath(names.role_path(id)))
 

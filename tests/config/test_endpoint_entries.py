@@ -226,12 +226,25 @@ def test_prod_keeps_every_variant_on_two_or_more_instances_in_the_vpc(variant: d
             r"^endpoints.0.model.artifact_key: 'models/a/model.zip' must be an object key ending in .tar.gz",
         ),
         (
-            {"source": "artifact", "artifact_key": "m/model.tar.gz", "image": {"repository": "serving", "tag": "1"}},
+            {
+                "source": "artifact",
+                "artifact_key": "jobs/x/model.tar.gz",
+                "image": {"repository": "inference", "tag": "1"},
+            },
+            r"^endpoints.0.model.artifact_key: 'jobs/x/model.tar.gz' must be under models/ \(only the model "
+            r"publisher writes there; endpoints serve only published models\), e.g. models/fraud/v3/model.tar.gz$",
+        ),
+        (
+            {
+                "source": "artifact",
+                "artifact_key": "models/m/model.tar.gz",
+                "image": {"repository": "serving", "tag": "1"},
+            },
             r"^endpoints.0.model.image.repository: 'serving' is not one of the platform's repositories "
             r"\(data.container_repositories: \['training', 'inference'\]\)$",
         ),
         (
-            {"source": "artifact", "artifact_key": "m/model.tar.gz", "image_uri": "xgboost:latest"},
+            {"source": "artifact", "artifact_key": "models/m/model.tar.gz", "image_uri": "xgboost:latest"},
             r"^endpoints.0.model.image_uri: 'xgboost:latest' is not an ECR image URI with a tag or digest",
         ),
         ({"source": "huggingface"}, r"^endpoints.0.model.source: 'huggingface' is invalid: Input should be 'artifact'"),

@@ -32,3 +32,19 @@ def test_code_repositories_are_attached_in_order(tmp_path: Path) -> None:
     assert "CodeRepository0" in json.dumps(props["DefaultCodeRepository"])
     additional = [json.dumps(r) for r in props["AdditionalCodeRepositories"]]
     assert len(additional) == 2 and "CodeRepository1" in additional[0] and "CodeRepository2" in additional[1]
+
+
+def test_on_the_local_aws_the_notebook_group_reaches_the_vpc_only(tmp_path: Path) -> None:
+    """The local AWS cannot run the function that looks up S3's prefix list: the network stack
+    publishes no id then, and the notebook's group gets no rule for it."""
+    stage = compose(new_app(tmp_path), stage="dev", config=load_stage("dev"), local_aws=True)
+    network = Template.from_stack(stage.network).to_json()
+    assert "S3PrefixListId" not in network["Outputs"]
+    assert "s3-prefix-list-id" not in json.dumps(network)
+    template = Template.from_stack(stage.workloads["Notebooks"])
+    (group,) = template.find_resources("AWS::EC2::SecurityGroup").values()
+    assert group["Properties"]["SecurityGroupEgress"] == [
+        {"CidrIp": "10.40.0.0/16", "Description": "VPC endpoints", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+    ]
+    template.resource_count_is("AWS::EC2::SecurityGroupEgress", 0)
+    assert "S3PrefixListId" not in json.dumps(template.to_json())

@@ -10,7 +10,14 @@ from config.network import INTERFACE_ENDPOINTS
 from tests.conftest import SynthesizedStage
 
 HTTPS = {"FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
-NETWORK_OUTPUTS = {"VpcId", "PrivateSubnetIds", "AvailabilityZones", "JobSecurityGroupId", "EndpointSecurityGroupId"}
+NETWORK_OUTPUTS = {
+    "VpcId",
+    "PrivateSubnetIds",
+    "AvailabilityZones",
+    "JobSecurityGroupId",
+    "EndpointSecurityGroupId",
+    "S3PrefixListId",
+}
 JOB_GROUP = {"Fn::GetAtt": ["NetworkJobSecurityGroup21D3477A", "GroupId"]}
 ENDPOINT_GROUP = {"Fn::GetAtt": ["NetworkEndpointSecurityGroup6DEF6240", "GroupId"]}
 S3_PREFIX_LIST = {"Fn::GetAtt": ["NetworkS3PrefixListF999259A", "PrefixLists.0.PrefixListId"]}
@@ -338,3 +345,13 @@ def test_outputs_are_pinned(each_stage: SynthesizedStage) -> None:
         assert output["Export"] == {"Name": f"smplat-{each_stage.name}-{output_id}"}
     assert len(each_stage.resources("network", "AWS::SSM::Parameter")) == len(NETWORK_OUTPUTS)
     assert each_stage.stage.network.termination_protection is (not each_stage.config.sandbox)
+
+
+def test_s3_prefix_list_id_is_published_for_the_notebooks_groups(each_stage: SynthesizedStage) -> None:
+    """The looked-up id, as output and SSM parameter: each notebook's own group needs it to reach S3."""
+    output = each_stage.templates["network"]["Outputs"]["S3PrefixListId"]
+    assert output["Value"] == S3_PREFIX_LIST
+    assert output["Description"].startswith("Id of S3's AWS-managed prefix list in the deploy region")
+    each_stage.template("network").has_resource_properties(
+        "AWS::SSM::Parameter", {"Name": f"/smplat/{each_stage.name}/s3-prefix-list-id", "Value": S3_PREFIX_LIST}
+    )

@@ -27,15 +27,36 @@ def test_every_notebook_is_private_rootless_encrypted_and_imdsv2_only(each_stage
         assert "NotebookInstanceLifecycleConfigName" in json.dumps(props["LifecycleConfigName"])
 
 
-def test_notebook_security_group_has_no_ingress_and_https_out_only(each_stage: SynthesizedStage) -> None:
+HTTPS = {"FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
+
+
+def test_notebook_security_group_admits_nothing_and_reaches_only_the_vpc_and_s3(each_stage: SynthesizedStage) -> None:
+    """S3 is reached through the gateway endpoint at S3's public addresses (its prefix list), not
+    at VPC addresses: without the prefix-list rule a notebook could not read a channel."""
     groups = each_stage.resources("notebooks", "AWS::EC2::SecurityGroup")
     expected = {"dev": "NotebookDataScienceSecurityGroupCB640F40", "prod": "NotebookFraudTeamSecurityGroupB6A0F819"}
     assert list(groups) == [expected[each_stage.name]]  # one per notebook: the loop below must not run on nothing
-    for group in groups.values():
+    for logical_id, group in groups.items():
         props = group["Properties"]
+        group_id = {"Fn::GetAtt": [logical_id, "GroupId"]}
         assert "SecurityGroupIngress" not in props
-        assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in props["SecurityGroupEgress"]] == [
-            ("tcp", 443, 443)
+        assert all(
+            r["Properties"]["GroupId"] != group_id
+            for r in each_stage.resources("notebooks", "AWS::EC2::SecurityGroupIngress").values()
+        )
+        # CDK writes a rule to a prefix list as a resource of its own, never inline.
+        separate = [
+            {k: v for k, v in r["Properties"].items() if k != "GroupId"}
+            for r in each_stage.resources("notebooks", "AWS::EC2::SecurityGroupEgress").values()
+            if r["Properties"]["GroupId"] == group_id
+        ]
+        assert [*props["SecurityGroupEgress"], *separate] == [
+            {**HTTPS, "CidrIp": each_stage.config.network.cidr, "Description": "VPC endpoints"},
+            {
+                **HTTPS,
+                "DestinationPrefixListId": {"Fn::ImportValue": f"smplat-{each_stage.name}-S3PrefixListId"},
+                "Description": "S3 through the gateway endpoint",
+            },
         ]
 
 
