@@ -284,18 +284,24 @@ class OrderedDeploy:
                 missing.setdefault(image, endpoint.name)
         if not missing:
             return
+        if not self.config.sandbox:
+            # Outside a sandbox a tag names a release the team built; building the sample serving image
+            # under it would take the (immutable) tag for good.
+            raise DeployStopped(
+                self._push_yourself_message(missing, "a stage with sandbox: false gets no sample image")
+            )
         assert self.publisher is not None
         if reason := self.publisher.unavailable():
-            raise DeployStopped(self._no_docker_message(missing, reason))
+            raise DeployStopped(self._push_yourself_message(missing, f"no Docker engine answers here ({reason})"))
         for image in missing:
             self.publisher.publish(image, ecr)
             if not _image_exists(ecr, image):
                 raise DeployStopped(f"{image} was pushed but ECR does not list it")
             self.events.append(Event("image-pushed", image))
 
-    def _no_docker_message(self, missing: dict[str, str], reason: str) -> str:
+    def _push_yourself_message(self, missing: dict[str, str], reason: str) -> str:
         lines = [
-            f"the endpoints need images that are not in ECR yet, and no Docker engine answers here ({reason}).",
+            f"the endpoints need images that are not in ECR yet, and {reason}.",
             f"The platform stacks are deployed; the endpoints stack ({self.names.stack(ENDPOINTS_STACK_ID)}) is not.",
         ]
         for image, endpoint in missing.items():

@@ -101,3 +101,39 @@ def test_the_region_is_the_stages_else_the_clis(monkeypatch: pytest.MonkeyPatch,
     target = aws_target(load_stage("dev"), approve=False)
     assert target.env is not None and target.env["AWS_DEFAULT_REGION"] == "eu-central-1"
     assert target.client("sts").meta.region_name == "eu-central-1"
+
+
+class RecordingPublisher:
+    """An image publisher that could publish, and records what it was asked to."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def publish(self, image: str, ecr: Any) -> None:
+        self.published.append(image)
+
+
+def test_outside_a_sandbox_a_missing_image_is_never_built_from_the_sample(mocked: None, tmp_path: Path) -> None:
+    # The tag names a release of the team's own image, and the repositories are tag-immutable: building the
+    # sample serving image under it would take the tag for good.
+    raw = yaml.safe_load((CONFIG_DIR / "prod.yaml").read_text())
+    raw["endpoints"][0]["model"] = {
+        "source": "artifact",
+        "artifact_key": "models/fraud/v3/model.tar.gz",
+        "image": {"repository": "inference", "tag": "3.0.1"},
+    }
+    config = parse_stage(raw, source="prod.yaml", stage="prod")
+    uri = aws_client("ecr").create_repository(repositoryName="smplat-prod-inference")["repository"]["repositoryUri"]
+    publisher = RecordingPublisher()
+    deploy = OrderedDeploy("prod", config, Target(client=aws_client), tmp_path, say=lambda _: None, publisher=publisher)
+    with pytest.raises(DeployStopped) as stopped:
+        deploy.check_images({"InferenceRepositoryUri": uri})
+    assert str(stopped.value).startswith(
+        "the endpoints need images that are not in ECR yet, and a stage with sandbox: false gets no sample image."
+    )
+    assert f"Endpoint 'fraud-scoring' needs {uri}:3.0.1" in str(stopped.value)
+    assert publisher.published == []
+    assert deploy.events == [Event("image-missing", f"{uri}:3.0.1")]
