@@ -26,6 +26,14 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
+def _range_problems(low: int, high: int, stage: StageFacts) -> Iterator[Problem]:
+    """A capacity range (of a variant, or of a scheduled change) is ordered and multi-AZ outside sandboxes."""
+    if low > high:
+        yield "", f"min_capacity {low} > max_capacity {high}"
+    if stage.sandbox is False and low < 2:
+        yield "min_capacity", f"{low} is refused: {MULTI_AZ}"
+
+
 class ScheduledCapacity(StrictModel):
     """A scheduled change of the capacity range (e.g. more instances in business hours)."""
 
@@ -38,11 +46,7 @@ class ScheduledCapacity(StrictModel):
     max_capacity: int = Field(ge=1, le=1000, description="Maximum instances from this time on.")
 
     def problems(self, stage: StageFacts) -> Iterator[Problem]:
-        low, high = self.min_capacity, self.max_capacity
-        if low > high:
-            yield "", f"min_capacity {low} > max_capacity {high}"
-        if stage.sandbox is False and low < 2:
-            yield "min_capacity", f"{low} is refused: {MULTI_AZ}"
+        yield from _range_problems(self.min_capacity, self.max_capacity, stage)
         if not _is_time_zone(self.timezone):
             yield "timezone", f"{self.timezone!r} is not an IANA time zone, e.g. UTC, Europe/Paris"
         if not re.fullmatch(r"(cron|rate|at)\(.+\)", self.schedule):
@@ -79,11 +83,7 @@ class AutoscalingConfig(StrictModel):
     scheduled: tuple[ScheduledCapacity, ...] = Field(default=(), description="Scheduled capacity changes.")
 
     def problems(self, stage: StageFacts) -> Iterator[Problem]:
-        low, high = self.min_capacity, self.max_capacity
-        if low > high:
-            yield "", f"min_capacity {low} > max_capacity {high}"
-        if stage.sandbox is False and low < 2:
-            yield "min_capacity", f"{low} is refused: {MULTI_AZ}"
+        yield from _range_problems(self.min_capacity, self.max_capacity, stage)
         targets = [
             name
             for name in ("target_invocations_per_instance", "max_rps_per_instance")
