@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from config import yaml_core
 from local_aws.deploy import client, deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws
 from model_code.lifecycle import labelled_rows, runtime_client
@@ -135,7 +136,7 @@ def test_the_endpoint_model_runs_in_the_serving_container_and_answers_by_the_pub
 def test_a_config_change_updates_in_place_and_keeps_stateful_resources(
     aws: LocalAws, first_deploy: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
-    raw = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    raw = yaml_core.load((ROOT / "config" / "dev.yaml").read_text()).data
     raw["data"]["max_images_per_repository"] = 5
     raw["notebooks"][0] |= {"idle_timeout_minutes": 30, "volume_size_gb": 40}
     # A new model version on another instance type, with other scaling settings.

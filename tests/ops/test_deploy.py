@@ -9,10 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from moto import mock_aws
 
-from config import CONFIG_DIR, load_stage, parse_stage
+from config import CONFIG_DIR, StageConfig, load_stage, parse_stage, yaml_core
 from ops.deploy import DeployStopped, Event, OrderedDeploy, Target, aws_target, push_commands
 
 REGION = "eu-west-1"  # the prod stage's
@@ -69,14 +68,19 @@ def test_latest_approved_stops_until_a_package_is_approved(mocked: None, tmp_pat
     assert deploy.events == [Event("package-found", package)]
 
 
-def test_a_missing_artifact_outside_a_sandbox_stops_naming_its_key(mocked: None, tmp_path: Path) -> None:
-    raw = yaml.safe_load((CONFIG_DIR / "prod.yaml").read_text())
+def prod_serving_an_artifact() -> StageConfig:
+    """The prod stage with its endpoint serving a model.tar.gz and a platform image (3.0.1)."""
+    raw = yaml_core.load((CONFIG_DIR / "prod.yaml").read_text()).data
     raw["endpoints"][0]["model"] = {
         "source": "artifact",
         "artifact_key": "models/fraud/v3/model.tar.gz",
         "image": {"repository": "inference", "tag": "3.0.1"},
     }
-    config = parse_stage(raw, source="prod.yaml", stage="prod")
+    return parse_stage(raw, source="prod.yaml", stage="prod")
+
+
+def test_a_missing_artifact_outside_a_sandbox_stops_naming_its_key(mocked: None, tmp_path: Path) -> None:
+    config = prod_serving_an_artifact()
     aws_client("s3").create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
     deploy = OrderedDeploy("prod", config, Target(client=aws_client), tmp_path, say=lambda _: None)
     with pytest.raises(DeployStopped) as stopped:
@@ -119,13 +123,7 @@ class RecordingPublisher:
 def test_outside_a_sandbox_a_missing_image_is_never_built_from_the_sample(mocked: None, tmp_path: Path) -> None:
     # The tag names a release of the team's own image, and the repositories are tag-immutable: building the
     # sample serving image under it would take the tag for good.
-    raw = yaml.safe_load((CONFIG_DIR / "prod.yaml").read_text())
-    raw["endpoints"][0]["model"] = {
-        "source": "artifact",
-        "artifact_key": "models/fraud/v3/model.tar.gz",
-        "image": {"repository": "inference", "tag": "3.0.1"},
-    }
-    config = parse_stage(raw, source="prod.yaml", stage="prod")
+    config = prod_serving_an_artifact()
     uri = aws_client("ecr").create_repository(repositoryName="smplat-prod-inference")["repository"]["repositoryUri"]
     publisher = RecordingPublisher()
     deploy = OrderedDeploy("prod", config, Target(client=aws_client), tmp_path, say=lambda _: None, publisher=publisher)
