@@ -3,6 +3,8 @@
 Channel names, content types, the label column, hyperparameter ranges, the tuning objective and
 the metric regexes live here. The training entry point prints metrics in exactly the format the
 regexes parse; the local tuner and the SageMaker tuning job both read them from this module.
+The evaluation report's file name and metric paths are shared by model_code/evaluate.py and the
+pipeline's condition step. This module must stay importable by Python 3.8 (the evaluation image).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 # SageMaker channels the data is split into; each is its own S3 location (<bucket>/<channel>/).
 CHANNELS: tuple[str, ...] = ("train", "validation", "test")
@@ -33,6 +35,20 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Names of the files the training entry point writes into SM_MODEL_DIR.
 MODEL_FILE = "xgboost-model.json"
 METADATA_FILE = "model-metadata.json"
+# The file the built-in SageMaker XGBoost algorithm writes into its model.tar.gz.
+BUILTIN_XGBOOST_MODEL_FILE = "xgboost-model"
+
+# Script-mode entry point per framework, relative to the repository root. A pipeline packages the
+# entry point's folder (paths kept relative to the root) and runs this path from the unpacked code.
+# Only the sample (xgboost) imports model_code; the framework scripts are self-contained.
+FRAMEWORK_ENTRY_POINTS: dict[str, str] = {
+    "xgboost": "model_code/train.py",
+    "sklearn": "model_code/frameworks/sklearn/train.py",
+    "pytorch": "model_code/frameworks/pytorch/train.py",
+    "tensorflow": "model_code/frameworks/tensorflow/train.py",
+    "mxnet": "model_code/frameworks/mxnet/train.py",
+    "chainer": "model_code/frameworks/chainer/train.py",
+}
 
 Scaling = Literal["Linear", "Logarithmic"]
 
@@ -104,6 +120,54 @@ METRICS: tuple[Metric, ...] = (
     Metric("test:accuracy", maximize=True),
 )
 OBJECTIVE = next(m for m in METRICS if m.name == "validation:auc")
+
+
+# The evaluation step's report (SageMaker model-quality format), written by model_code/evaluate.py
+# into the processing output and read by the pipeline's condition step (JsonGet on json_path).
+EVALUATION_FILE = "evaluation.json"
+
+
+@dataclass(frozen=True)
+class EvaluationMetric:
+    """A value of the evaluation report: where it is in the JSON and which direction is better."""
+
+    name: str
+    json_path: str
+    maximize: bool
+
+
+EVALUATION_METRICS: tuple[EvaluationMetric, ...] = (
+    EvaluationMetric("auc", "binary_classification_metrics.auc.value", maximize=True),
+    EvaluationMetric("accuracy", "binary_classification_metrics.accuracy.value", maximize=True),
+    EvaluationMetric("logloss", "binary_classification_metrics.logloss.value", maximize=False),
+)
+EVALUATION_METRICS_BY_NAME = {m.name: m for m in EVALUATION_METRICS}
+
+
+def evaluation_report(values: dict[str, float], rows: int) -> dict[str, Any]:
+    """The report for `values` (one per EVALUATION_METRICS name), each laid out at its json_path."""
+    report: dict[str, Any] = {}
+    for metric in EVALUATION_METRICS:
+        *parents, leaf = metric.json_path.split(".")
+        node = report
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = values[metric.name]
+        # Part of SageMaker's model-quality schema; a single test set gives no deviation.
+        node["standard_deviation"] = "NaN"
+    report["rows"] = rows
+    return report
+
+
+def evaluation_value(report: dict[str, Any], name: str) -> float:
+    """The value of metric `name` in a report, found by its json_path (as JsonGet finds it)."""
+    node: Any = report
+    path = EVALUATION_METRICS_BY_NAME[name].json_path
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(f"{name}: {path} is not in the report")
+        node = node[key]
+    return float(node)
 
 
 def metric_line(values: dict[str, float], *, iteration: int | None = None) -> str:

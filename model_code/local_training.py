@@ -1,5 +1,8 @@
-"""Runs the training entry point locally exactly as SageMaker does: through the SageMaker training
-toolkit (`sagemaker-training`), in a folder laid out like /opt/ml (SAGEMAKER_BASE_DIR)."""
+"""Runs a training entry point locally exactly as SageMaker does: through the SageMaker training
+toolkit (`sagemaker-training`), in a folder laid out like /opt/ml (SAGEMAKER_BASE_DIR).
+
+The code is packaged as a pipeline packages it: the entry point's folder (by default), with paths
+relative to the repository root, and the entry point run by that repo-relative path."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from model_code.contract import CHANNELS, CSV, parse_metrics
 
 PACKAGE = Path(__file__).resolve().parent
+REPOSITORY = PACKAGE.parent
 ENTRY_POINT = "model_code/train.py"
 
 
@@ -33,8 +37,25 @@ class TrainingResult:
         return {name: values[-1] for name, values in parse_metrics(self.log).items() if values}
 
 
-def lay_out(job_dir: Path, data_dir: Path, hyperparameters: Mapping[str, object]) -> Path:
-    """Create <job_dir>/opt_ml the way SageMaker prepares /opt/ml; returns that base directory."""
+def lay_out(
+    job_dir: Path,
+    data_dir: Path,
+    hyperparameters: Mapping[str, object],
+    *,
+    entry_point: str = ENTRY_POINT,
+    folder: str | None = None,
+) -> Path:
+    """Create <job_dir>/opt_ml the way SageMaker prepares /opt/ml; returns that base directory.
+
+    `entry_point` and `folder` (the code to package; default: the entry point's folder) are
+    relative to the repository root, and the folder must hold the entry point."""
+    package = Path(folder) if folder is not None else Path(entry_point).parent
+    if package.is_absolute() or ".." in package.parts:
+        raise ValueError(f"folder {str(package)!r} must be relative to the repository root, inside it")
+    if package not in Path(entry_point).parents:
+        raise ValueError(f"entry point {entry_point!r} is not inside the packaged folder {str(package)!r}")
+    if not (REPOSITORY / entry_point).is_file():
+        raise ValueError(f"entry point {entry_point!r}: no such file under {REPOSITORY}")
     base = job_dir / "opt_ml"
     if base.exists():
         shutil.rmtree(base)
@@ -49,10 +70,11 @@ def lay_out(job_dir: Path, data_dir: Path, hyperparameters: Mapping[str, object]
     source = job_dir / "source"
     if source.exists():
         shutil.rmtree(source)
-    shutil.copytree(PACKAGE, source / "model_code", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "container"))
+    ignored = shutil.ignore_patterns("__pycache__", "*.pyc", "container")
+    shutil.copytree(REPOSITORY / package, source / package, ignore=ignored)
     # SageMaker passes every hyperparameter as a string; the SDK JSON-encodes its own.
     hps = {k: str(v) for k, v in hyperparameters.items()}
-    hps |= {"sagemaker_program": json.dumps(ENTRY_POINT), "sagemaker_submit_directory": json.dumps(str(source))}
+    hps |= {"sagemaker_program": json.dumps(entry_point), "sagemaker_submit_directory": json.dumps(str(source))}
     (config / "hyperparameters.json").write_text(json.dumps(hps, indent=2))
     (config / "inputdataconfig.json").write_text(
         json.dumps(
@@ -80,12 +102,15 @@ def run_training_job(
     data_dir: Path,
     hyperparameters: Mapping[str, object],
     *,
+    entry_point: str = ENTRY_POINT,
+    folder: str | None = None,
     threads: int | None = None,
     on_line: Callable[[str], bool] | None = None,
 ) -> TrainingResult:
-    """Run the toolkit's `train` on a fresh layout; `on_line` sees each output line and may
-    return True to stop the job. On success the model is packed as output/model.tar.gz."""
-    base = lay_out(job_dir, data_dir, hyperparameters)
+    """Run the toolkit's `train` on a fresh layout of `entry_point` (see lay_out); `on_line` sees
+    each output line and may return True to stop the job. On success the model is packed as
+    output/model.tar.gz."""
+    base = lay_out(job_dir, data_dir, hyperparameters, entry_point=entry_point, folder=folder)
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base), PYTHONUNBUFFERED="1")
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
