@@ -73,7 +73,8 @@ def load_model(path: Path) -> Model:
             try:
                 booster.load_model(str(folder / BUILTIN_XGBOOST_MODEL_FILE))
             except xgb.core.XGBoostError as err:
-                raise EvaluationError(f"{BUILTIN_XGBOOST_MODEL_FILE}: not a model saved by xgboost: {err}") from None
+                reason = " ".join(str(err).split("Stack trace:")[0].split())  # without the C++ trace
+                raise EvaluationError(f"{BUILTIN_XGBOOST_MODEL_FILE}: this xgboost cannot load it: {reason}") from None
             return Model(booster, None)
     raise EvaluationError(f"{path}: holds neither {MODEL_FILE} nor {BUILTIN_XGBOOST_MODEL_FILE}")
 
