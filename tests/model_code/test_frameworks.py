@@ -125,11 +125,11 @@ def test_metric_lines_match_the_tuning_regexes(framework: str) -> None:
         assert len(parsed) == len(tokens) and all(len(v) == 1 for v in parsed.values()), line
     final = {k: v[0] for k, v in parse_metrics(script.metric_line(values)).items()}
     assert final == {
-        "train:logloss": 0.644397,
-        "validation:logloss": 0.644397,
+        "train:logloss": 0.601986,  # scores 0.5 (zeros) and 0.6 (ones): -(ln 0.5 + ln 0.6) / 2
+        "validation:logloss": 0.601986,
         "validation:auc": 1.0,
         "test:auc": 1.0,
-        "test:accuracy": 1.0,
+        "test:accuracy": 0.5,  # every score >= 0.5: all predicted 1
     }
 
 
