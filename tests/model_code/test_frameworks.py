@@ -147,7 +147,7 @@ def test_bad_input_writes_the_failure_file_and_exits_2(
     assert stopped.value.code == 2
     assert (tmp_path / "failure").read_text().startswith("depth: unknown hyperparameter; known: ")
     monkeypatch.setenv("SM_HPS", "{}")
-    hp, train, validation, test = script.read_inputs()
+    _, train, _, test = script.read_inputs()
     assert train[0].shape[1] == 30 and set(np.unique(train[1])) == {0.0, 1.0} and test is None
     monkeypatch.setenv("SM_CHANNEL_VALIDATION", str(tmp_path / "nothing"))
     with pytest.raises(SystemExit):
