@@ -10,6 +10,7 @@ from config.data import DataConfig
 from config.endpoints import EndpointConfig
 from config.network import NetworkConfig
 from config.notebooks import NotebookConfig
+from config.pipelines import PipelineConfig
 from config.types import Account, Problem, ProjectName, Region, StrictModel, TagKey, TagValue, refuse, repeated
 
 
@@ -44,6 +45,9 @@ class StageConfig(StrictModel):
     )
     endpoints: tuple[EndpointConfig, ...] = Field(
         default=(), description="Real-time endpoints, one per entry (see `endpoints[]` below)."
+    )
+    pipelines: tuple[PipelineConfig, ...] = Field(
+        default=(), description="Training pipelines, one per entry (see `pipelines[]` below)."
     )
 
     @property
@@ -92,7 +96,7 @@ class StageConfig(StrictModel):
         refuse(problems)
         return tags
 
-    @field_validator("notebooks", "endpoints")
+    @field_validator("notebooks", "endpoints", "pipelines")
     @classmethod
     def _names_unique(cls, entries: tuple[Any, ...], info: ValidationInfo) -> tuple[Any, ...]:
         # Variant names too: checked here, beside the entries, so that both are reported at once (a rule of

@@ -59,6 +59,14 @@ class DataStack(Stack):
             noncurrent_version_expiration_days=data.noncurrent_version_expiration_days,
             removal_policy=removal,
         )
+        if any(entry.triggers.on_new_data for entry in config.pipelines):
+            # Pipelines that start on new raw data listen for the bucket's EventBridge events: an in-place
+            # update of the bucket (no replacement), made only when a pipeline asks for it.
+            data_bucket = self.channels.bucket.node.default_child
+            assert isinstance(data_bucket, s3.CfnBucket)
+            data_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
         self.artifacts = SecureBucket(
             self,
             "Artifacts",
@@ -129,7 +137,7 @@ class DataStack(Stack):
         for statement in artifacts_boundaries(
             self.artifacts,
             publishers=[self.model_publisher.role_arn],
-            jobs=[self.execution_role.role_arn, roles_of("Notebooks")],
+            jobs=[self.execution_role.role_arn, roles_of("Notebooks"), roles_of("Pipelines")],
             endpoints=[roles_of("Endpoints")],
         ):
             self.artifacts.add_to_resource_policy(statement)

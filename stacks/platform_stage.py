@@ -11,6 +11,7 @@ from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
 from stacks.notebook_stack import NotebookStack
+from stacks.pipeline_stack import PipelineStack
 from stacks.workload_stack import WorkloadStack
 
 # The local AWS (moto) misreads the CloudFormation tags of these types; `make demo` skips them.
@@ -47,6 +48,7 @@ class PlatformStage(cdk.Stage):
         workloads: dict[str, tuple[type[WorkloadStack], bool]] = {
             "Notebooks": (NotebookStack, bool(config.notebooks)),
             "Endpoints": (EndpointStack, bool(config.endpoints)),
+            "Pipelines": (PipelineStack, bool(config.pipelines)),
         }
         self.workloads = {
             id: stack_class(self, id, names=names, config=config, data=self.data, network=self.network)

@@ -60,7 +60,7 @@ class Renderer:
 
     def render(self, value: Any, stack: str) -> Any:
         """`value` of template `stack` with Ref, Fn::GetAtt, Fn::ImportValue, Fn::Join, Fn::Select,
-        Fn::Split, Fn::Sub and pseudo parameters replaced by realistic values."""
+        Fn::Split, Fn::Sub, Fn::FindInMap and pseudo parameters replaced by realistic values."""
         if isinstance(value, list):
             return [self.render(v, stack) for v in value]
         if not isinstance(value, dict):
@@ -85,6 +85,9 @@ class Renderer:
             return self.render(argument[1], stack)[int(argument[0])]
         if function == "Fn::Split":
             return self.render(argument[1], stack).split(argument[0])
+        if function == "Fn::FindInMap":
+            mapping, top, second = (self.render(a, stack) for a in argument)
+            return self.templates[stack]["Mappings"][mapping][top][second]
         if function == "Fn::Sub":
             text, variables = (argument, {}) if isinstance(argument, str) else argument
 
@@ -95,7 +98,7 @@ class Renderer:
                 ref = {"Fn::GetAtt": name.split(".", 1)} if "." in name else {"Ref": name}
                 return str(self.render(ref, stack))
 
-            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text).replace("${!", "${")
         raise AssertionError(f"no rendering for {function}")
 
     def _resource(self, stack: str, logical_id: str) -> tuple[str, dict[str, str]]:

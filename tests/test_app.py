@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 
 from app import add_compliance_checks, compose
 from config import available_stages, load_stage
+from model_code.contract import CHANNELS
 from tests.conftest import SynthesizedStage, new_app
 
 PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
@@ -58,6 +59,30 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
         arn_prefix.format(service="logs")
         + f"log-group:/aws/sagemaker/NotebookInstances:log-stream:{notebook_name(stage)}/*",
         *(arn_prefix.format(service="sagemaker") + f"{kind}/smplat-{stage}-*" for kind in jobs),
+    }
+
+
+def pipeline_wildcards(stage: str, entries: tuple[str, ...]) -> dict[str, set[str]]:
+    """The training pipelines' roles: their raw prefixes, own channels and jobs/; job names with the
+    stage's prefix; the registry's versions; the jobs' log streams and network interfaces."""
+    account, logs = ACCOUNT_ARN.format(service="sagemaker"), ACCOUNT_ARN.format(service="logs")
+    streams = {f"{logs}log-group:/aws/sagemaker/{g}:{s}" for g in ("ProcessingJobs",) for s in ("*", "log-stream:*")}
+    return {
+        "Pipelines/Roles/JobPolicy": iam5(
+            {"*", NETWORK_INTERFACES, f"smplat-{stage}-ArtifactsBucketArn/jobs/*"}
+            | streams
+            | {f"{logs}log-group:/aws/sagemaker/TrainingJobs:{s}" for s in ("*", "log-stream:*")}
+            | {f"smplat-{stage}-DataBucketArn/{p}/{e}/*" for p in ("raw", *CHANNELS) for e in entries}
+        ),
+        "Pipelines/Roles/PipelinePolicy": iam5(
+            {
+                f"{account}{kind}/smplat-{stage}-*"
+                for kind in ("training-job", "processing-job", "hyper-parameter-tuning-job")
+            }
+            | {f"{account}model-package/smplat-{stage}/*"}
+            | {f"smplat-{stage}-ArtifactsBucketArn/jobs/{e}/evaluation/*" for e in entries}
+        ),
+        "Pipelines/Roles/PublisherJobAccess": iam5({"*", NETWORK_INTERFACES} | streams),
     }
 
 
@@ -121,10 +146,13 @@ def test_the_set_of_acknowledgments_is_pinned(
         "Data/LatestApprovedModel/RunbookPolicy": iam5(
             {arn_prefix.format(service="sagemaker") + f"model-package/smplat-{stage}/*"}
         ),
+        **(pipeline_wildcards(stage, ("sample",)) if stage == "dev" else {}),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
-    assert sum(len(r) for r in found.values()) == 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6)
+    # Issue 12 added the training pipelines' three policies to dev (11 + 5 + 4 IAM5).
+    pipelines = 11 + 5 + 4 if stage == "dev" else 0
+    assert sum(len(r) for r in found.values()) == 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + pipelines
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():
@@ -158,6 +186,8 @@ def test_synthesizing_twice_gives_identical_templates(
     add_compliance_checks(app)
     app.synth()
     templates = sorted(p.relative_to(first) for p in first.rglob("*.template.json"))
-    assert len(templates) == 4 * len(available_stages())  # data, network, notebooks, endpoints
+    # data, network, notebooks, endpoints (dev, prod) and pipelines (dev, examples)
+    stacks = {"dev": 5, "examples": 3, "prod": 4}
+    assert set(stacks) == set(available_stages()) and len(templates) == sum(stacks.values())
     _, mismatch, errors = filecmp.cmpfiles(first, tmp_path, [str(t) for t in templates], shallow=False)
     assert (mismatch, errors) == ([], [])

@@ -107,7 +107,7 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
         },
     }
     for role, _, statement in grants:
-        assert role == "notebooks"
+        assert role in ("notebooks", "pipelines")
         actions = set(_listed(statement["Action"])) & set(CREATE_JOB_ACTIONS)
         assert "Condition" in statement, f"{statement.get('Sid')} creates {sorted(actions)} without conditions"
         if actions & {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"}:
@@ -116,10 +116,16 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
         else:
             assert actions == {"sagemaker:CreateProcessingJob"}
             assert statement["Condition"] == inside
-    assert sorted(_listed(s["Action"])[0] for _, _, s in grants) == [
-        "sagemaker:CreateHyperParameterTuningJob",
-        "sagemaker:CreateProcessingJob",
-    ], "the notebooks' two statements (training+tuning, processing) are the only job grants today"
+    # The notebooks' two statements (training+tuning, processing), and the training pipelines' same two.
+    expected = [
+        ("notebooks", "sagemaker:CreateHyperParameterTuningJob"),
+        ("notebooks", "sagemaker:CreateProcessingJob"),
+    ]
+    if each_stage.config.pipelines:
+        expected += [
+            ("pipelines", a) for a in ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob")
+        ]
+    assert sorted((role, _listed(s["Action"])[0]) for role, _, s in grants) == expected
 
 
 # --- item 6: SageMaker's log groups declared, never created by a role ---------------------------
@@ -199,9 +205,11 @@ def test_network_interfaces_only_in_the_platforms_subnets(each_stage: Synthesize
         "dev": "EndpointSampleInferenceRolePolicyCD0EC367",
         "prod": "EndpointFraudScoringInferenceRolePolicy4791F9D9",
     }[each_stage.name]
+    pipelines = [("pipelines", "RolesJobPolicy705C4E95"), ("pipelines", "RolesPublisherJobAccess2618CCB3")]
     assert sorted({(role, logical_id) for role, logical_id, _ in grants}) == [
         ("endpoints", endpoint_policy),
         ("network", "JobNetworkAccessPolicyDF481396"),
+        *(pipelines if each_stage.config.pipelines else []),
     ]
     for _, _, statement in grants:
         text = json.dumps(statement["Resource"])
@@ -225,12 +233,16 @@ def test_jobs_and_endpoints_publish_only_their_own_metrics(each_stage: Synthesiz
     assert namespaces == {
         "data": ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TransformJobs"],
         "endpoints": ["/aws/sagemaker/Endpoints"],
-    }
+    } | (
+        {"pipelines": ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs"]}
+        if each_stage.config.pipelines
+        else {}
+    )
 
 
 def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> None:
     writes = {
-        role: statement["Resource"]
+        role if role != "pipelines" else f"pipelines {logical_id}": statement["Resource"]
         for role, logical_id, statement in granting(each_stage, "logs:PutLogEvents")
         if not logical_id.startswith("NetworkFlowLog")  # the flow log role writes the flow log group
     }
@@ -245,7 +257,19 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
         "notebooks": arn("logs", f"log-group:/aws/sagemaker/NotebookInstances:log-stream:{notebook}/*", each_stage),
         # The network stack's deploy-time functions (S3 prefix-list lookup, closing the default group).
         "network": {"Fn::GetAtt": ["NetworkCustomResourceLogGroupAE9569BB", "Arn"]},
-    }
+    } | (
+        {  # the pipelines' jobs, and the model publisher running the publish step
+            "pipelines RolesJobPolicy705C4E95": [
+                arn("logs", f"log-group:/aws/sagemaker/{kind}:log-stream:*", each_stage)
+                for kind in ("ProcessingJobs", "TrainingJobs")
+            ],
+            "pipelines RolesPublisherJobAccess2618CCB3": arn(
+                "logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:*", each_stage
+            ),
+        }
+        if each_stage.config.pipelines
+        else {}
+    )
 
 
 def test_sagemaker_trusts_name_the_source_where_sagemaker_sets_it(each_stage: SynthesizedStage) -> None:

@@ -41,7 +41,7 @@ DELETE = object()
 
 
 def test_shipped_stages_are_valid() -> None:
-    assert available_stages() == ["dev", "prod"]
+    assert available_stages() == ["dev", "examples", "prod"]
     dev, prod = load_stage("dev"), load_stage("prod")
     assert dev.env_agnostic and dev.sandbox
     assert (prod.account, prod.region, prod.sandbox) == ("123456789012", "eu-west-1", False)
@@ -53,7 +53,7 @@ def test_config_is_frozen() -> None:
 
 
 def test_unknown_stage_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigError, match=r"(?s)stage 'staging'.*valid stages: dev, prod"):
+    with pytest.raises(ConfigError, match=r"(?s)stage 'staging'.*valid stages: dev, examples, prod"):
         load_stage("staging")
 
 
@@ -64,7 +64,7 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
             "colour",
             "blue",
             r"^colour: unknown key \(value 'blue'\); allowed keys here: account, data, endpoints, network, notebooks, "
-            "project",
+            "pipelines, project",
         ),
         ("network.subnet_mask", 24, r"^network.subnet_mask: unknown key .*allowed keys here: .*az_count"),
         ("sandbox", "yes", r"^sandbox: 'yes' is invalid: Input should be a valid boolean"),

@@ -1,0 +1,222 @@
+"""A training pipeline: one SageMaker Pipeline (split -> train -> tune -> evaluate -> register), its
+images resolved per region, its code bundles and its triggers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+
+from aws_cdk import Aws, CfnMapping, Fn, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+
+from config.algorithms import BuiltinAlgorithm, ContainerAlgorithm, ScriptAlgorithm
+from config.model_sources import ImageReference
+from config.pipelines import PipelineConfig
+from constructs import Construct
+from constructs.pipeline_definition import cached_build
+from constructs.pipeline_roles import PipelineRoles
+from constructs.pipeline_sdk import MAX_DEFINITION_BYTES, JobNames, render
+from constructs.service_role import service_role
+from constructs.source_bundle import SourceBundle
+from sagemaker_images import Scope, image_uris, versions
+
+# The python split runs in AWS's scikit-learn image (numpy, Python 3); the spark split in AWS's Spark image.
+SPLIT_IMAGES = {"python": ("sklearn", "1.2-1", "py3"), "spark": ("spark", "3.5", "py312")}
+MAX_PARALLEL_STEPS = 4
+
+
+class PipelineImages(Construct):
+    """AWS's images by region, from the SageMaker SDK's tables: a literal URI when the stage names its
+    region, else a `Fn::FindInMap` on a mapping of every region that has the image, resolved at deploy.
+
+    Props:
+        region: the stage's region, or None for an environment-agnostic stage.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, region: str | None) -> None:
+        super().__init__(scope, id)
+        self.region = region
+        self.mapping = CfnMapping(self, "ByRegion", lazy=True)
+        self._keys: set[str] = set()
+
+    def uri(self, name: str, version: str, python: str | None, instance_type: str, *, scope: Scope) -> str:
+        key = re.sub(r"[^A-Za-z0-9]", "", f"{name}-{version}-{python or ''}-{scope}-{_processor(instance_type)}")
+        if key not in self._keys:
+            regions = (self.region,) if self.region else ()
+            for region, uri in image_uris(name, version, python, instance_type, scope=scope, regions=regions).items():
+                self.mapping.set_value(region, key, uri)
+            self._keys.add(key)
+        return self.mapping.find_in_map(self.region or Aws.REGION, key)
+
+
+class TrainingPipeline(Construct):
+    """One SageMaker Pipeline `<project>-<stage>-<name>`: split -> train -> tune -> evaluate -> (publish ->
+    register as `PendingManualApproval`, or fail). Its definition is built with the SageMaker SDK at
+    synth (constructs/pipeline_definition.py) and given to CloudFormation inline, its values filled in
+    by `Fn::Sub`. Every job runs on instances of its own, in the platform's subnets, with the key.
+
+    Props:
+        config: the stage file's pipeline entry (validated by config).
+        pipeline_name: `<project>-<stage>-<name>` (create-only: renaming replaces the pipeline).
+        job_names: the prefixes of the jobs' names.
+        roles: the stage's pipeline roles; the job role runs the jobs, the publisher the publish step.
+        publisher_role_arn: the model publisher's role ARN.
+        key: encrypts volumes and outputs.
+        data_bucket, artifacts_bucket: where the channels and the jobs' outputs go.
+        repositories: the platform's repositories (own containers, serving images).
+        subnets, security_group: where the jobs run (one security group; 1-6 subnets).
+        images: AWS's images of the stage.
+        code: the code bundles by folder (the entry point's, the split's and the evaluation's).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PipelineConfig,
+        pipeline_name: str,
+        job_names: JobNames,
+        roles: PipelineRoles,
+        publisher_role_arn: str,
+        key: kms.IKey,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        repositories: Mapping[str, ecr.IRepository],
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup,
+        images: PipelineImages,
+        code: Mapping[str, SourceBundle],
+    ) -> None:
+        super().__init__(scope, id)
+        folders = code_folders(config)
+        definition = cached_build(config, pipeline_name=pipeline_name, jobs=job_names, subnet_count=len(subnets))
+        body = render(definition)
+        if len(body.encode()) > MAX_DEFINITION_BYTES:
+            raise ValueError(
+                f"pipelines: {config.name}: the definition is {len(body.encode())} bytes; CloudFormation takes at most "
+                f"{MAX_DEFINITION_BYTES} inline (fewer steps or ranges)"
+            )
+
+        def platform_image(reference: ImageReference) -> str:
+            return repositories[reference.repository].repository_uri_for_tag(reference.tag)
+
+        variables: dict[str, str] = {
+            "JobRoleArn": roles.job_role.role_arn,
+            "PublisherRoleArn": publisher_role_arn,
+            "KeyArn": key.key_arn,
+            "DataBucket": data_bucket.bucket_name,
+            "ArtifactsBucket": artifacts_bucket.bucket_name,
+            "SecurityGroup": security_group.security_group_id,
+            "CodeBucket": code[folders[0]].asset.s3_bucket_name,
+            **{f"Subnet{n}": subnet.subnet_id for n, subnet in enumerate(subnets)},
+            **{f"CodeKey{n}": code[folder].asset.s3_object_key for n, folder in enumerate(folders)},
+        }
+        split = SPLIT_IMAGES[config.split.engine]
+        variables["SplitImage"] = images.uri(*split, config.split.instance_type, scope="processing")
+        evaluation = config.evaluation
+        variables["EvaluateImage"] = images.uri(
+            evaluation.framework, evaluation.version, evaluation.python, evaluation.instance_type, scope="processing"
+        )
+        algorithm, train_type = config.algorithm, config.resources.instance_type
+        serve_type = config.inference_instance_types[0]
+        if isinstance(algorithm, ScriptAlgorithm):
+            variables["TrainImage"] = images.uri(
+                algorithm.framework, algorithm.version, algorithm.python, train_type, scope="training"
+            )
+            serving, python = algorithm.serving
+            variables["ServeImage"] = images.uri(algorithm.framework, serving, python, serve_type, scope="inference")
+        elif isinstance(algorithm, BuiltinAlgorithm):
+            variables["TrainImage"] = images.uri(algorithm.name, algorithm.version, None, train_type, scope="training")
+            if versions(algorithm.name, "inference").get(algorithm.version):
+                variables["ServeImage"] = images.uri(
+                    algorithm.name, algorithm.version, None, serve_type, scope="inference"
+                )
+            else:  # the built-in algorithm's one image both trains and serves
+                variables["ServeImage"] = variables["TrainImage"]
+        elif isinstance(algorithm, ContainerAlgorithm):
+            variables["TrainImage"] = variables["ServeImage"] = platform_image(algorithm.image)
+        if config.serving_image is not None:
+            variables["ServeImage"] = platform_image(config.serving_image)
+        used = {name: value for name, value in variables.items() if "${" + name + "}" in body}
+
+        self.pipeline_name = pipeline_name
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
+            pipeline_description=f"Split, train{', tune' if config.tuning else ''}, evaluate, register {config.name}",
+            role_arn=roles.pipeline_role.role_arn,
+            # A raw dict: the L1 passes PipelineDefinition through as written (PascalCase keys).
+            pipeline_definition={"PipelineDefinitionBody": Fn.sub(body, used)},
+            parallelism_configuration={"MaxParallelExecutionSteps": MAX_PARALLEL_STEPS},
+        )
+        self.pipeline.node.add_dependency(roles)
+        self.pipeline_arn = Stack.of(self).format_arn(
+            service="sagemaker", resource="pipeline", resource_name=pipeline_name
+        )
+        self.definition = definition
+        self._triggers(config, data_bucket)
+
+    def _triggers(self, config: PipelineConfig, data_bucket: s3.IBucket) -> None:
+        triggers = config.triggers
+        if triggers.schedule is None and not triggers.on_new_data:
+            return
+        role = service_role(
+            self, "StartRole", service="events.amazonaws.com", description=f"Starts pipeline {self.pipeline_name}"
+        )
+        iam.ManagedPolicy(
+            self,
+            "StartPolicy",
+            description=f"Start pipeline {self.pipeline_name}",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn])
+            ],
+        )
+        target = events.CfnRule.TargetProperty(arn=self.pipeline_arn, id="Pipeline", role_arn=role.role_arn)
+        if triggers.schedule is not None:
+            events.CfnRule(
+                self,
+                "Schedule",
+                description=f"Starts {self.pipeline_name} on a schedule",
+                schedule_expression=triggers.schedule,
+                targets=[target],
+            )
+        if triggers.on_new_data:
+            events.CfnRule(
+                self,
+                "OnNewData",
+                description=f"Starts {self.pipeline_name} when objects land under {config.raw_prefix}",
+                event_pattern={
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {
+                        "bucket": {"name": [data_bucket.bucket_name]},
+                        "object": {"key": [{"prefix": config.raw_prefix}]},
+                    },
+                },
+                targets=[target],
+            )
+
+
+def code_folders(config: PipelineConfig) -> list[str]:
+    """The folders packaged for the entry: the entry point's (else the evaluation's), the split's, the evaluation's."""
+    evaluation = str(PurePosixPath(config.evaluation.script).parent)
+    algorithm = config.algorithm
+    entry = str(PurePosixPath(algorithm.entry_point).parent) if isinstance(algorithm, ScriptAlgorithm) else evaluation
+    split = "model_code/spark/split.py" if config.split.engine == "spark" else "model_code"  # spark-submit takes a file
+    return [entry, split, evaluation]
+
+
+def _processor(instance_type: str) -> str:
+    """AWS publishes CPU and GPU images apart; GPU instance families start with p or g."""
+    return "gpu" if instance_type.split(".")[1][:1] in ("p", "g") else "cpu"

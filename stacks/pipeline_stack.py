@@ -1,0 +1,85 @@
+"""Training pipelines, one per entry of the stage file: split -> train -> tune -> evaluate -> register."""
+
+from __future__ import annotations
+
+from aws_cdk import Fn
+from aws_cdk import aws_iam as iam
+
+from config import StageConfig
+from constructs import Construct
+from constructs.pipeline_roles import PipelineRoles
+from constructs.pipeline_sdk import JobNames
+from constructs.source_bundle import SourceBundle
+from constructs.training_pipeline import PipelineImages, TrainingPipeline, code_folders
+from naming import StageNames, entry_id
+from stacks.data_stack import MODEL_PUBLISHER_ROLE_ARN, DataStack
+from stacks.network_stack import NetworkStack
+from stacks.workload_stack import WorkloadStack
+
+
+class PipelineStack(WorkloadStack):
+    DESCRIPTION = "training pipelines: split, train, tune, evaluate, register; every job on its own instances"
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        names: StageNames,
+        config: StageConfig,
+        data: DataStack,
+        network: NetworkStack,
+    ) -> None:
+        super().__init__(scope, id, names=names, config=config, data=data, network=network)
+        platform, subnets = self.platform, self.network.subnets
+        job_names = JobNames(names.prefix)
+        code = {folder: SourceBundle.of(self, folder) for entry in config.pipelines for folder in code_folders(entry)}
+        publisher = iam.Role.from_role_arn(
+            self, "ModelPublisher", Fn.import_value(names.export(MODEL_PUBLISHER_ROLE_ARN)), mutable=True
+        )
+        roles = PipelineRoles(
+            self,
+            "Roles",
+            job_names=job_names,
+            pipelines=[(entry.name, entry.raw_prefix) for entry in config.pipelines],
+            data_bucket=platform.data_bucket,
+            artifacts_bucket=platform.artifacts_bucket,
+            key=platform.key,
+            code=[bundle.asset for bundle in code.values()],
+            repositories=list(platform.repositories.values()),
+            subnets=subnets,
+            security_group=self.network.job_security_group,
+            model_package_group_arn=self.format_arn(
+                service="sagemaker", resource="model-package-group", resource_name=names.model_package_group
+            ),
+            publisher=publisher,
+        )
+        images = PipelineImages(self, "Images", region=config.region)
+        for entry in config.pipelines:
+            id = entry_id("Pipeline", entry.name)
+            pipeline = TrainingPipeline(
+                self,
+                id,
+                config=entry,
+                pipeline_name=names.physical(entry.name),
+                job_names=job_names,
+                roles=roles,
+                publisher_role_arn=publisher.role_arn,
+                key=platform.key,
+                data_bucket=platform.data_bucket,
+                artifacts_bucket=platform.artifacts_bucket,
+                repositories=platform.repositories,
+                subnets=subnets,
+                security_group=self.network.job_security_group,
+                images=images,
+                code=code,
+            )
+            publish = self.outputs.publish
+            publish(f"{id}Name", value=pipeline.pipeline_name, description=f"Name of training pipeline {entry.name}")
+            publish(f"{id}Arn", value=pipeline.pipeline_arn, description=f"ARN of training pipeline {entry.name}")
+        self.outputs.publish(
+            "PipelineJobRoleArn", value=roles.job_role.role_arn, description="Role the training pipelines' jobs run as"
+        )
+        self.outputs.publish(
+            "PipelineRoleArn", value=roles.pipeline_role.role_arn, description="Role the training pipelines run as"
+        )

@@ -1,0 +1,424 @@
+"""The training pipelines stack of the dev and examples stages: each pipeline's definition as
+CloudFormation will hand it to SageMaker (rendered from the synthesized template), its jobs, images,
+roles, triggers and outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from model_code.contract import METRICS
+from model_code.local_training import TrainingResult
+from tests.conftest import SynthesizedStage
+from tests.policies import ACCOUNT, REGION, Principal, Renderer, Request, decide, role_principal
+
+SOURCES = {  # the examples stage: entry -> what it shows
+    "builtin-xgboost": "builtin",
+    "builtin-linear": "builtin",
+    "pytorch": "script",
+    "tensorflow": "script",
+    "sklearn": "script",
+    "mxnet": "script",
+    "chainer": "script",
+    "spark-split": "script",
+    "own-container": "container",
+    "marketplace": "marketplace",
+}
+JOB_STEPS = {
+    "Processing": "CreateProcessingJob",
+    "Training": "CreateTrainingJob",
+    "Tuning": "CreateHyperParameterTuningJob",
+}
+
+
+def pipeline_resource(stage: SynthesizedStage, entry: str) -> dict[str, Any]:
+    (found,) = (
+        r
+        for r in stage.resources("pipelines", "AWS::SageMaker::Pipeline").values()
+        if r["Properties"]["PipelineName"] == f"smplat-{stage.name}-{entry}"
+    )
+    return found
+
+
+def definition(stage: SynthesizedStage, entry: str) -> dict[str, Any]:
+    """What SageMaker receives: the template's Fn::Sub rendered with realistic values."""
+    body = pipeline_resource(stage, entry)["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+    assert set(body) == {"Fn::Sub"}
+    rendered = Renderer(stage.templates).render(body, "pipelines")
+    assert "${" not in rendered.replace("${!", "")  # every placeholder became a value
+    return dict(json.loads(rendered))
+
+
+def steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for step in definition["Steps"]:
+        found[step["Name"]] = step
+        for nested in step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []):
+            found[nested["Name"]] = nested
+    return found
+
+
+@pytest.fixture(scope="module")
+def dev(stages: dict[str, SynthesizedStage]) -> dict[str, Any]:
+    return definition(stages["dev"], "sample")
+
+
+@pytest.fixture(scope="module")
+def examples(stages: dict[str, SynthesizedStage]) -> dict[str, dict[str, Any]]:
+    return {entry: definition(stages["examples"], entry) for entry in SOURCES}
+
+
+def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: dict[str, Any]) -> None:
+    assert [(s["Name"], s["Type"]) for s in dev["Steps"]] == [
+        ("Split", "Processing"),
+        ("Train", "Training"),
+        ("Tune", "Tuning"),
+        ("Evaluate", "Processing"),
+        ("CheckQuality", "Condition"),
+    ]
+    check = steps(dev)["CheckQuality"]["Arguments"]
+    assert [s["Name"] for s in check["IfSteps"]] == ["Publish", "Register-RegisterModel"]
+    assert [s["Name"] for s in check["ElseSteps"]] == ["QualityBarMissed"]
+    assert check["Conditions"] == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": {
+                "Std:JsonGet": {
+                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Evaluation"},
+                    "Path": "binary_classification_metrics.auc.value",
+                }
+            },
+            "RightValue": {"Get": "Parameters.Threshold"},
+        }
+    ]
+    assert steps(dev)["Evaluate"]["PropertyFiles"] == [
+        {"PropertyFileName": "Evaluation", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+    assert steps(dev)["Tune"]["DependsOn"] == ["Train"]  # a broken entry point fails once, not max_jobs times
+
+
+def test_parameters_default_to_the_stage_file(dev: dict[str, Any]) -> None:
+    assert {p["Name"]: p.get("DefaultValue") for p in dev["Parameters"]} == {
+        "InputPrefix": "raw/sample/",
+        "SplitInstanceType": "ml.m5.large",
+        "SplitInstanceCount": 1,
+        "TrainInstanceType": "ml.m5.large",
+        "EvaluationInstanceType": "ml.m5.large",
+        "Threshold": 0.9,
+    }  # no TrainInstanceCount: the sample's XGBoost script trains on one instance
+
+
+def test_split_writes_each_channel_to_its_own_location(dev: dict[str, Any]) -> None:
+    split = steps(dev)["Split"]["Arguments"]
+    (raw,) = [i for i in split["ProcessingInputs"] if i["InputName"] == "raw"]
+    assert raw["S3Input"]["S3Uri"] == {
+        "Std:Join": {"On": "", "Values": ["s3://datachannelsstoragebucketdfa7e37b/", {"Get": "Parameters.InputPrefix"}]}
+    }
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"]["Std:Join"]["Values"]
+        for o in split["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert outputs == {
+        c: [f"s3://datachannelsstoragebucketdfa7e37b/{c}/sample", {"Get": "Execution.PipelineExecutionId"}]
+        for c in ("train", "validation", "test")
+    }
+    assert split["AppSpecification"]["ContainerEntrypoint"][-4:] == ["--fractions", "0.7,0.15,0.15", "--seed", "42"]
+    assert "model_code/split.py" in split["AppSpecification"]["ContainerEntrypoint"][2]
+
+
+def test_every_job_runs_isolated_in_the_platform_with_the_key(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    vpc = {
+        "SecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "Subnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6", "subnet-networkvpcprivatesubnet2subnet1bdbe877"],
+    }
+    checked = 0
+    for name, found in {"dev": dev, **examples}.items():
+        for step in steps(found).values():
+            arguments = step["Arguments"]
+            if step["Type"] == "Processing":
+                network, resources = arguments["NetworkConfig"], arguments["ProcessingResources"]["ClusterConfig"]
+                assert network["EnableNetworkIsolation"] is True, name
+                assert (
+                    network["VpcConfig"]
+                    == {"SecurityGroupIds": ["sg-smplat"], "Subnets": ["subnet-smplat0", "subnet-smplat1"]}
+                    or network["VpcConfig"]["SecurityGroupIds"]
+                ), name
+                assert resources["VolumeKmsKeyId"] == arguments["ProcessingOutputConfig"]["KmsKeyId"] == key, name
+            elif step["Type"] in ("Training", "Tuning"):
+                job = arguments.get("TrainingJobDefinition", arguments)
+                assert job["EnableNetworkIsolation"] is True and job["EnableInterContainerTrafficEncryption"] is True
+                assert job["OutputDataConfig"]["KmsKeyId"] == key, name
+                resources = job.get("ResourceConfig", job.get("HyperParameterTuningResourceConfig"))
+                assert resources["VolumeKmsKeyId"] == key, name
+                assert job["VpcConfig"] == vpc, name
+                assert "DebugHookConfig" not in job, name  # Debugger is closed to new customers
+                if step["Type"] == "Training":
+                    assert job["ProfilerConfig"] == {"DisableProfiler": True}, name
+            else:
+                continue
+            checked += 1
+    assert checked >= 50
+
+
+def test_spot_training_waits_at_least_as_long_as_it_runs_and_checkpoints_per_execution(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    train = steps(dev)["Train"]["Arguments"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 1800, "MaxWaitTimeInSeconds": 3600}
+    assert train["CheckpointConfig"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://artifactsbucket88671897/jobs/sample",
+                "checkpoints",
+                {"Get": "Execution.PipelineExecutionId"},
+            ],
+        }
+    }
+    on_demand = steps(examples["tensorflow"])["Train"]["Arguments"]
+    assert "EnableManagedSpotTraining" not in on_demand or on_demand["EnableManagedSpotTraining"] is False
+    assert on_demand["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+
+
+def test_several_instances_shard_the_train_channel(examples: dict[str, dict[str, Any]]) -> None:
+    train = steps(examples["pytorch"])["Train"]["Arguments"]
+    distribution = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in train["InputDataConfig"]
+    }
+    assert distribution == {"train": "ShardedByS3Key", "validation": "FullyReplicated", "code": "FullyReplicated"}
+    assert train["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainInstanceCount"}
+    assert {p["Name"]: p["DefaultValue"] for p in examples["pytorch"]["Parameters"]}["TrainInstanceCount"] == 2
+
+
+def test_each_algorithm_source(examples: dict[str, dict[str, Any]]) -> None:
+    def algorithm(entry: str) -> dict[str, Any]:
+        return dict(steps(examples[entry])["Train"]["Arguments"]["AlgorithmSpecification"])
+
+    assert algorithm("builtin-xgboost")["TrainingImage"] == (
+        f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"
+    )
+    assert (
+        algorithm("builtin-linear")["TrainingImage"] == f"438346466558.dkr.ecr.{REGION}.amazonaws.com/linear-learner:1"
+    )
+    assert algorithm("pytorch")["TrainingImage"] == (
+        f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-training:2.6.0-gpu-py312"  # ml.g5: the GPU image
+    )
+    assert (
+        algorithm("chainer")["TrainingImage"]
+        == f"520713654638.dkr.ecr.{REGION}.amazonaws.com/sagemaker-chainer:5.0.0-cpu-py3"
+    )
+    assert algorithm("own-container")["TrainingImage"] == (
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/smplat-examples-training:sample-1"
+    )
+    marketplace = algorithm("marketplace")
+    assert marketplace == {
+        "AlgorithmName": "arn:aws:sagemaker:us-east-1:865070037744:algorithm/sample-algorithm",
+        "TrainingInputMode": "File",
+    }  # no image and no metric definitions: the algorithm brings both
+    register = steps(examples["marketplace"])["Register-RegisterModel"]["Arguments"]
+    assert "InferenceSpecification" not in register
+    (source,) = register["SourceAlgorithmSpecification"]["SourceAlgorithms"]
+    assert source["AlgorithmName"] == marketplace["AlgorithmName"]
+    # Script mode: the entry point and its code bundle, delivered as the `code` channel.
+    hyperparameters = steps(examples["pytorch"])["Train"]["Arguments"]["HyperParameters"]
+    assert hyperparameters["sagemaker_program"] == '"model_code/frameworks/pytorch/train.py"'
+    (code,) = [
+        c for c in steps(examples["pytorch"])["Train"]["Arguments"]["InputDataConfig"] if c["ChannelName"] == "code"
+    ]
+    bundle = code["DataSource"]["S3DataSource"]["S3Uri"]
+    assert re.fullmatch(rf"s3://cdk-hnb659fds-assets-{ACCOUNT}-{REGION}/[0-9a-f]{{64}}\.gz", bundle), bundle
+    assert hyperparameters["sagemaker_submit_directory"] == json.dumps(
+        f"/opt/ml/input/data/code/{bundle.rsplit('/', 1)[1]}"
+    )
+    # The spark split: spark-submit runs the script on AWS's Spark image.
+    split = steps(examples["spark-split"])["Split"]["Arguments"]["AppSpecification"]
+    assert split["ImageUri"].endswith("/sagemaker-spark-processing:3.5-cpu-py312")
+    assert split["ContainerEntrypoint"][0] == "smspark-submit"
+
+
+def test_every_tuning_strategy_is_shown(examples: dict[str, dict[str, Any]]) -> None:
+    strategies = {}
+    for entry, found in examples.items():
+        if "Tune" in steps(found):
+            config = steps(found)["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]
+            strategies[entry] = (config["Strategy"], config["TrainingJobEarlyStoppingType"])
+    assert set(s for s, _ in strategies.values()) == {"Bayesian", "Random", "Hyperband", "Grid"}
+    assert strategies["builtin-linear"] == ("Hyperband", "Off") and strategies["sklearn"] == ("Grid", "Off")
+    ranges = steps(examples["pytorch"])["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert ranges["ContinuousParameterRanges"] == [
+        {"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}
+    ]
+    warm = steps(examples["pytorch"])["Tune"]["Arguments"]["WarmStartConfig"]
+    assert warm == {
+        "WarmStartType": "TransferLearning",
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "smplat-examples-pytorch-v1"}],
+    }
+
+
+def test_step_arguments_are_valid_requests_of_their_sagemaker_operations(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    """Each job step's Arguments are the request of its Create* call: botocore's SageMaker model
+    checks them (pipeline expressions replaced by a value of the right type first)."""
+    model = get_session().get_service_model("sagemaker")
+    validator = ParamValidator()
+    operations = {**JOB_STEPS, "RegisterModel": "CreateModelPackage"}
+    validated = 0
+    for name, found in {"dev": dev, **examples}.items():
+        for step in steps(found).values():
+            if step["Type"] not in operations:
+                continue
+            shape = model.operation_model(operations[step["Type"]]).input_shape
+            request = _concrete(step["Arguments"], shape)
+            report = validator.validate(request, shape)
+            assert not report.has_errors(), f"{name} {step['Name']}: {report.generate_report()}"
+            validated += 1
+    assert validated >= 45
+
+
+def test_metric_definitions_parse_the_real_training_output(dev: dict[str, Any], trained: TrainingResult) -> None:
+    definitions = steps(dev)["Train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
+    assert [d["Name"] for d in definitions] == [m.name for m in METRICS]
+    for definition in definitions:
+        assert re.findall(definition["Regex"], trained.log), definition
+    tuning = steps(dev)["Tune"]["Arguments"]
+    objective = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    assert objective == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert tuning["TrainingJobDefinition"]["AlgorithmSpecification"]["MetricDefinitions"] == definitions
+
+
+def test_no_timestamps_or_experiments_in_the_definition(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    for found in (dev, *examples.values()):
+        text = json.dumps(found)
+        assert "sagemaker_job_name" not in text and "PipelineExperimentConfig" not in found
+        assert not re.search(r"20\d\d-\d\d-\d\d-\d\d-\d\d", text)
+
+
+def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["dev"]
+    renderer = Renderer(stage.templates)
+    roles = stage.resources("pipelines", "AWS::IAM::Role")
+    pipeline_role = next(i for i in roles if i.startswith("RolesPipelineRole"))
+    job_role = next(i for i in roles if i.startswith("RolesJobRole"))
+    who = role_principal(renderer, "pipelines", pipeline_role)
+    inside = {
+        "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
+        "sagemaker:VpcSecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "sagemaker:VolumeKmsKey": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63",
+        "sagemaker:OutputKmsKey": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63",
+        "sagemaker:NetworkIsolation": "true",
+    }
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/smplat-dev-abc123"
+    assert decide(Request(who, "sagemaker:CreateTrainingJob", job, inside)) == "Allow"
+    assert (
+        decide(Request(who, "sagemaker:CreateTrainingJob", job, {**inside, "sagemaker:NetworkIsolation": "false"}))
+        != "Allow"
+    )
+    outside = {k: v for k, v in inside.items() if k != "sagemaker:VpcSubnets"}
+    assert decide(Request(who, "sagemaker:CreateTrainingJob", job, outside)) != "Allow"
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/other-team-abc"
+    assert decide(Request(who, "sagemaker:CreateTrainingJob", other, inside)) != "Allow"
+    passed = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    job_role_arn = renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines")
+    assert decide(Request(who, "iam:PassRole", job_role_arn, passed)) == "Allow"
+    assert decide(Request(who, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", passed)) != "Allow"
+    package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/smplat-dev/3"
+    assert decide(Request(who, "sagemaker:CreateModelPackage", package)) == "Allow"
+    foreign = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other-group/3"
+    assert decide(Request(who, "sagemaker:CreateModelPackage", foreign)) != "Allow"
+
+
+def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict[str, SynthesizedStage]) -> None:
+    stage = stages["dev"]
+    renderer = Renderer(stage.templates)
+    job_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if i.startswith("RolesJobRole"))
+    who: Principal = role_principal(renderer, "pipelines", job_role)
+    data = "arn:aws:s3:::datachannelsstoragebucketdfa7e37b"
+    assert decide(Request(who, "s3:GetObject", f"{data}/raw/sample/part-1.csv")) == "Allow"
+    assert decide(Request(who, "s3:GetObject", f"{data}/raw/other-team/part-1.csv")) != "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{data}/train/sample/exec-1/train.csv")) == "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{data}/train/other/x.csv")) != "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{data}/raw/sample/x.csv")) != "Allow"
+    assert (
+        decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/models/sample/model.tar.gz"))
+        != "Allow"
+    )
+    assert decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/jobs/sample/models/x")) == "Allow"
+
+
+def test_new_raw_data_starts_the_pipeline_without_replacing_the_bucket(stages: dict[str, SynthesizedStage]) -> None:
+    stage = stages["dev"]
+    (rule,) = stage.resources("pipelines", "AWS::Events::Rule").values()
+    rendered = Renderer(stage.templates).render(rule["Properties"], "pipelines")
+    assert rendered["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["datachannelsstoragebucketdfa7e37b"]},
+            "object": {"key": [{"prefix": "raw/sample/"}]},
+        },
+    }
+    (target,) = rendered["Targets"]
+    assert target["Arn"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/smplat-dev-sample"
+    buckets = stage.resources("data", "AWS::S3::Bucket")
+    assert buckets["DataChannelsStorageBucketDFA7E37B"]["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    schedules = [
+        r["Properties"].get("ScheduleExpression")
+        for r in stages["examples"].resources("pipelines", "AWS::Events::Rule").values()
+    ]
+    assert schedules == ["cron(0 3 ? * MON *)"]
+
+
+def test_images_resolve_per_region_at_deploy_time(stages: dict[str, SynthesizedStage]) -> None:
+    template = stages["dev"].templates["pipelines"]
+    (mapping,) = template["Mappings"].values()
+    assert len(mapping) >= 30 and "eu-west-1" in mapping and "us-east-1" in mapping
+    variables = pipeline_resource(stages["dev"], "sample")["Properties"]["PipelineDefinition"][
+        "PipelineDefinitionBody"
+    ]["Fn::Sub"][1]
+    assert variables["TrainImage"]["Fn::FindInMap"][1] == {"Ref": "AWS::Region"}
+
+
+def test_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
+    outputs = stages["dev"].templates["pipelines"]["Outputs"]
+    assert {k: v["Export"]["Name"] for k, v in outputs.items()} == {
+        "PipelineSampleName": "smplat-dev-PipelineSampleName",
+        "PipelineSampleArn": "smplat-dev-PipelineSampleArn",
+        "PipelineJobRoleArn": "smplat-dev-PipelineJobRoleArn",
+        "PipelineRoleArn": "smplat-dev-PipelineRoleArn",
+    }
+    parameters = {r["Properties"]["Name"] for r in stages["dev"].resources("pipelines", "AWS::SSM::Parameter").values()}
+    assert parameters == {
+        "/smplat/dev/pipeline-sample-name",
+        "/smplat/dev/pipeline-sample-arn",
+        "/smplat/dev/pipeline-job-role-arn",
+        "/smplat/dev/pipeline-role-arn",
+    }
+
+
+def _concrete(value: Any, shape: Any) -> Any:
+    """`value` with pipeline expressions ({"Get": ...}, {"Std:Join": ...}) replaced by a value of the shape's type."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Get", "Std:Join", "Std:JsonGet"):
+        return {"string": "s3://bucket/key", "integer": 1, "float": 1.0, "boolean": True}.get(shape.type_name, "x")
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {k: _concrete(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_concrete(v, shape.member) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: _concrete(v, shape.value) for k, v in value.items()}
+    return value
