@@ -69,6 +69,17 @@ def subnets(count: int) -> list[str]:
     return [f"subnet-placeholder{n}" for n in range(count)]
 
 
+def check_size(body: str, entry: str) -> None:
+    """SageMaker takes a definition of at most 100 KB from the template; a bigger one would have to
+    live in S3, where CloudFormation cannot fill in the stack's values."""
+    size = len(body.encode())
+    if size > MAX_DEFINITION_BYTES:
+        raise ValueError(
+            f"pipelines: {entry}: the definition is {size} bytes; CloudFormation passes at most "
+            f"{MAX_DEFINITION_BYTES} inline (use fewer steps, ranges or hyperparameters)"
+        )
+
+
 def render(definition: dict[str, Any]) -> str:
     """The definition as the body of an `Fn::Sub`: each placeholder becomes its `${Name}`, and any
     other `${` is escaped as `${!` so that CloudFormation leaves it as written."""

@@ -22,7 +22,7 @@ from config.pipelines import PipelineConfig
 from constructs import Construct
 from constructs.pipeline_definition import cached_build
 from constructs.pipeline_roles import PipelineRoles
-from constructs.pipeline_sdk import MAX_DEFINITION_BYTES, JobNames, render
+from constructs.pipeline_sdk import JobNames, check_size, render
 from constructs.service_role import service_role
 from constructs.source_bundle import SourceBundle
 from sagemaker_images import Scope, image_uris, versions
@@ -99,11 +99,7 @@ class TrainingPipeline(Construct):
         folders = code_folders(config)
         definition = cached_build(config, pipeline_name=pipeline_name, jobs=job_names, subnet_count=len(subnets))
         body = render(definition)
-        if len(body.encode()) > MAX_DEFINITION_BYTES:
-            raise ValueError(
-                f"pipelines: {config.name}: the definition is {len(body.encode())} bytes; CloudFormation takes at most "
-                f"{MAX_DEFINITION_BYTES} inline (fewer steps or ranges)"
-            )
+        check_size(body, config.name)
 
         def platform_image(reference: ImageReference) -> str:
             return repositories[reference.repository].repository_uri_for_tag(reference.tag)

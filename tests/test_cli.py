@@ -55,7 +55,12 @@ def test_every_stage_synthesizes_without_credentials_or_lookups(cli_out: Path) -
             for a in nested["artifacts"].values()
             if a["type"] == "aws:cloudformation:stack"
         }
-        assert stacks == {f"smplat-{stage}-{role}" for role in ("data", "network", "notebooks", "endpoints")}
+        roles = {
+            "dev": ("data", "network", "notebooks", "endpoints", "pipelines"),
+            "examples": ("data", "network", "pipelines"),
+            "prod": ("data", "network", "notebooks", "endpoints"),
+        }[stage]
+        assert stacks == {f"smplat-{stage}-{role}" for role in roles}
 
 
 def test_cfn_lint_reports_nothing(cli_out: Path) -> None:
@@ -113,4 +118,4 @@ def test_bad_stage_file_stops_synth_with_a_clear_message(tmp_path: Path) -> None
 def test_unknown_stage_lists_the_valid_ones(tmp_path: Path) -> None:
     result = cdk(["synth", "--quiet", "-c", "stage=qa", "-o", str(tmp_path / "out")], tmp_path)
     assert result.returncode != 0
-    assert "valid stages: dev, prod" in result.stderr and "Traceback" not in result.stderr
+    assert "valid stages: dev, examples, prod" in result.stderr and "Traceback" not in result.stderr

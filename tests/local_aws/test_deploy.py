@@ -25,7 +25,8 @@ def first_deploy(aws: LocalAws) -> dict[str, dict[str, str]]:
     # Every stack at once: moto does not refuse an endpoint whose model is not uploaded yet
     # (test_ordered_deploy.py runs the steps a real account needs).
     deploy(aws, "dev")
-    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in ("data", "network", "notebooks", "endpoints")}
+    roles = ("data", "network", "notebooks", "endpoints", "pipelines")
+    return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in roles}
 
 
 def deployed_endpoint(aws: LocalAws) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -42,12 +43,32 @@ def deployed_endpoint(aws: LocalAws) -> tuple[dict[str, Any], dict[str, Any], di
 def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:
     parameters = ssm_parameters(aws, "/smplat/dev")
     published = {k: v for outputs in first_deploy.values() for k, v in outputs.items()}
-    assert len(published) == len(parameters) == 20 + 5 + 2 + 5  # data, network, notebooks, endpoints
+    assert len(published) == len(parameters) == 20 + 5 + 2 + 5 + 4  # data, network, notebooks, endpoints, pipelines
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     # The local AWS cannot run the lookup of S3's prefix list (a Lambda function): no id to publish.
     assert "S3PrefixListId" not in published
     assert published["TrainChannelUri"] == f"s3://{published['DataBucketName']}/train/"
+
+
+def test_the_pipelines_stack_deploys_its_roles_and_code_bundles(
+    aws: LocalAws, first_deploy: dict[str, dict[str, str]]
+) -> None:
+    """The local AWS has no SageMaker Pipeline resource (tests/stacks/test_pipeline_stack.py asserts the
+    pipeline on the template); what it does model is checked here: the roles under the stack's path,
+    and the code bundle that the CDK CLI uploaded to the bootstrap bucket as a file asset."""
+    outputs = first_deploy["pipelines"]
+    assert outputs["PipelineSampleName"] == "smplat-dev-sample"
+    assert outputs["PipelineSampleArn"].endswith(":pipeline/smplat-dev-sample")
+    iam = client(aws, "iam")
+    for output in ("PipelineJobRoleArn", "PipelineRoleArn"):
+        role = iam.get_role(RoleName=outputs[output].rsplit("/", 1)[1])["Role"]
+        assert role["Path"] == "/smplat-dev-pipelines/"
+        assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    s3 = client(aws, "s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("cdk-hnb659fds-assets-")]
+    bundles = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []) if o["Key"].endswith(".gz")]
+    assert bundles, "the sample's code bundle (model_code/ as sourcedir.tar.gz) was not uploaded"
 
 
 def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 # No engine answers here even where Docker runs (CI runners have one).
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 PLATFORM = [Event("synthesized", "dev")] + [
-    Event("deployed", f"smplat-dev-{s}") for s in ("data", "network", "notebooks")
+    Event("deployed", f"smplat-dev-{s}") for s in ("data", "network", "notebooks", "pipelines")
 ]
 
 
@@ -88,7 +88,13 @@ def test_without_the_image_or_docker_it_stops_with_the_commands_before_the_endpo
     assert "the endpoints stack (smplat-dev-endpoints) is not" in message
     # Stopped at the image: no endpoints stack, no endpoint, no model trained or uploaded.
     stacks = {s["StackName"] for s in client(aws, "cloudformation").describe_stacks()["Stacks"]}
-    assert stacks == {"CDKToolkit", "smplat-dev-data", "smplat-dev-network", "smplat-dev-notebooks"}
+    assert stacks == {
+        "CDKToolkit",
+        "smplat-dev-data",
+        "smplat-dev-network",
+        "smplat-dev-notebooks",
+        "smplat-dev-pipelines",
+    }
     assert client(aws, "sagemaker").list_endpoints()["Endpoints"] == []
     bucket = without_image.model.removeprefix("s3://").split("/", 1)[0]
     assert "Contents" not in client(aws, "s3").list_objects_v2(Bucket=bucket)
