@@ -183,7 +183,7 @@ class PipelineConfig(StrictModel):
             )
         prefix = self.input_prefix
         if prefix is not None and (
-            not re.fullmatch(rf"{RAW_PREFIX}/([A-Za-z0-9!_.*'()-]+/)+", prefix)
+            not re.fullmatch(rf"{RAW_PREFIX}/([A-Za-z0-9!_.'()-]+/)+", prefix)
             or "/../" in f"/{prefix}"
             or "/./" in prefix
         ):
@@ -230,6 +230,15 @@ class PipelineConfig(StrictModel):
                         next(h for h in HYPERPARAMETERS if h.name == name).parse(value)
                     except ValueError as err:
                         yield f"hyperparameters.{name}", str(err).removeprefix(f"{name}: ")
+        stage_names, triggered = stage.names, self.triggers.schedule or self.triggers.on_new_data
+        if stage_names is not None and triggered and len(stage_names.physical(self.name)) + len("-new-data") > 64:
+            yield (
+                "name",
+                (
+                    f"{stage_names.physical(self.name)!r} is too long for its trigger rules "
+                    "(`<pipeline>-new-data`, at most 64 characters): shorten the name"
+                ),
+            )
         if self.split.engine == "spark":
             yield from image_problems("split.engine", "spark", "3.5", "py312", stage, scope="processing")
 

@@ -60,6 +60,9 @@ class DataChannels(Construct):
 MODELS_PREFIX = "models/"  # what endpoints serve: written only by the ModelPublisher role
 JOBS_PREFIX = "jobs/"  # job inputs (code, configuration) and outputs: notebooks and jobs
 DATA_CAPTURE_PREFIX = "data-capture/"  # production requests and responses: endpoints only, never read back
+# The training pipelines' models, checkpoints and evaluations: only their roles write here, so that what
+# the publish step copies to models/ is what the pipeline trained and evaluated.
+PIPELINES_PREFIX = "pipelines/"
 WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")  # PutObject also covers copies and multipart
 READS = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -105,14 +108,20 @@ def list_artifacts_statement(artifacts_bucket: s3.IBucket, *prefixes: str) -> ia
 
 
 def artifacts_boundaries(
-    bucket: s3.IBucket, *, publishers: Sequence[str], jobs: Sequence[str], endpoints: Sequence[str]
+    bucket: s3.IBucket,
+    *,
+    publishers: Sequence[str],
+    jobs: Sequence[str],
+    pipelines: Sequence[str],
+    endpoints: Sequence[str],
 ) -> list[iam.PolicyStatement]:
-    """The artifacts bucket policy's Deny statements: only the publishers write `models/` and only
-    endpoints write `data-capture/`; the platform's workloads write only their own prefix and
-    never read captured data. Each argument lists role ARNs or ARN patterns as `aws:PrincipalArn`
-    gives them (a role's ARN with its path, also for its sessions). A Deny in the bucket policy
-    holds against any identity policy, so a broader grant added later cannot widen it."""
-    workloads = [*publishers, *jobs, *endpoints]
+    """The artifacts bucket policy's Deny statements: only the publishers write `models/`, only the
+    training pipelines' roles `pipelines/` and only endpoints `data-capture/`; the platform's
+    workloads write only their own prefix and never read captured data. Each argument lists role
+    ARNs or ARN patterns as `aws:PrincipalArn` gives them (a role's ARN with its path, also for its
+    sessions). A Deny in the bucket policy holds against any identity policy, so a broader grant
+    added later cannot widen it."""
+    workloads = [*publishers, *jobs, *pipelines, *endpoints]
 
     def deny(
         sid: str,
@@ -141,6 +150,8 @@ def artifacts_boundaries(
         deny("WorkloadsNeverReadDataCapture", READS, _arn_like(workloads), resources=objects(DATA_CAPTURE_PREFIX)),
         deny("PublishersWriteOnlyModels", WRITES, _arn_like(publishers), not_resources=objects(MODELS_PREFIX)),
         deny("JobsWriteOnlyJobs", WRITES, _arn_like(jobs), not_resources=objects(JOBS_PREFIX)),
+        deny("OnlyPipelinesWritePipelines", WRITES, _arn_not_like(pipelines), resources=objects(PIPELINES_PREFIX)),
+        deny("PipelinesWriteOnlyPipelines", WRITES, _arn_like(pipelines), not_resources=objects(PIPELINES_PREFIX)),
         deny("EndpointsWriteOnlyDataCapture", WRITES, _arn_like(endpoints), not_resources=objects(DATA_CAPTURE_PREFIX)),
     ]
 

@@ -10,17 +10,18 @@ from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
-from constructs.data_channels import JOBS_PREFIX, MODELS_PREFIX, list_artifacts_statement
+from constructs.data_channels import JOBS_PREFIX, MODELS_PREFIX, PIPELINES_PREFIX, list_artifacts_statement
 from constructs.execution_role import key_use_statements, sagemaker_source_arn
 from constructs.service_role import service_role
 
 
 class ModelPublisher(Construct):
-    """The role of the path that registers models: it reads job outputs under `jobs/` and writes
-    `models/`, the only principal the artifacts bucket lets write there. SageMaker assumes it for
-    the training pipelines' register step (nothing may pass it yet: notebooks pass only the
-    execution role); people publish by hand only by assuming it, which their own policy must
-    allow (`sts:AssumeRole` on this role), so each hand publication is a named, logged step.
+    """The role of the path that registers models: it reads job outputs under `jobs/` and
+    `pipelines/` and writes `models/`, the only principal the artifacts bucket lets write there.
+    SageMaker assumes it for the training pipelines' publish step (only their pipeline roles may
+    pass it; notebooks pass only the execution role); people publish by hand only by assuming it,
+    which their own policy must allow (`sts:AssumeRole` on this role), so each hand publication is a
+    named, logged step.
 
     Props:
         artifacts_bucket: the bucket whose `models/` it writes.
@@ -50,17 +51,18 @@ class ModelPublisher(Construct):
                 iam.PolicyStatement(
                     sid="ReadJobOutputs",
                     actions=["s3:GetObject"],
-                    resources=[artifacts_bucket.arn_for_objects(f"{JOBS_PREFIX}*")],
+                    resources=[artifacts_bucket.arn_for_objects(f"{p}*") for p in (JOBS_PREFIX, PIPELINES_PREFIX)],
                 ),
                 iam.PolicyStatement(
                     sid="PublishModels",
                     actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                     resources=[artifacts_bucket.arn_for_objects(f"{MODELS_PREFIX}*")],
                 ),
-                list_artifacts_statement(artifacts_bucket, MODELS_PREFIX, JOBS_PREFIX),
+                list_artifacts_statement(artifacts_bucket, MODELS_PREFIX, JOBS_PREFIX, PIPELINES_PREFIX),
                 *key_use_statements(key, grants=False),
             ],
         )
         acknowledge_wildcard_resources(
-            self.policy, "object keys need a wildcard: job outputs under jobs/, published models under models/"
+            self.policy,
+            "object keys need a wildcard: job outputs under jobs/ and pipelines/, published models under models/",
         )

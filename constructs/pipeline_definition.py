@@ -141,8 +141,8 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     )
     common: dict[str, Any] = dict(role=JOB_ROLE, sagemaker_session=session, volume_kms_key=KEY, output_kms_key=KEY)
 
-    def jobs_uri(*parts: Any) -> Any:
-        return Join(on="/", values=[f"s3://{ARTIFACTS_BUCKET}/jobs/{config.name}", *parts])
+    def own_uri(*parts: Any) -> Any:
+        return Join(on="/", values=[f"s3://{ARTIFACTS_BUCKET}/pipelines/{config.name}", *parts])
 
     def code_input(n: int) -> Any:
         return ProcessingInput(
@@ -178,7 +178,7 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     ]
     raw = ProcessingInput(
         source=Join(on="", values=[f"s3://{DATA_BUCKET}/", input_prefix]),
-        destination=f"{PROCESSING}/input",
+        destination=f"{PROCESSING}/input/raw",
         input_name="raw",
     )
     channels = [
@@ -208,7 +208,7 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
             submit_app=f"s3://{CODE_BUCKET}/placeholder-code-key1.py",  # the script itself: model_code/spark/split.py
             inputs=[raw],
             outputs=channels,
-            arguments=["--input", f"{PROCESSING}/input", "--output", f"{PROCESSING}/output", *split_arguments],
+            arguments=["--input", f"{PROCESSING}/input/raw", "--output", f"{PROCESSING}/output", *split_arguments],
         )
     else:
         splitter = script_processor("split", split_type, split_count, 1, "model_code/split.py", split_arguments)
@@ -227,8 +227,8 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
         max_run=resources.max_runtime_minutes * 60,
         use_spot_instances=resources.spot,
         max_wait=resources.max_wait * 60 if resources.max_wait else None,
-        checkpoint_s3_uri=jobs_uri("checkpoints", ExecutionVariables.PIPELINE_EXECUTION_ID) if resources.spot else None,
-        output_path=f"s3://{ARTIFACTS_BUCKET}/jobs/{config.name}/models",
+        checkpoint_s3_uri=own_uri("checkpoints", ExecutionVariables.PIPELINE_EXECUTION_ID) if resources.spot else None,
+        output_path=f"s3://{ARTIFACTS_BUCKET}/pipelines/{config.name}/models",
         subnets=subnets(subnet_count),
         security_group_ids=[SECURITY_GROUP],
         enable_network_isolation=True,
@@ -259,7 +259,7 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
             source_dir=f"s3://{CODE_BUCKET}/{code_key(0)}",
             framework_version=algorithm.version,
             py_version=algorithm.python or ("py3" if algorithm.framework in ("xgboost", "sklearn") else None),
-            code_location=f"s3://{ARTIFACTS_BUCKET}/jobs/{config.name}/code",
+            code_location=f"s3://{ARTIFACTS_BUCKET}/pipelines/{config.name}/code",
             **estimator_args,
         )
     else:
@@ -304,12 +304,14 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
         tune = TuningStep(
             "Tune", step_args=tuner.fit(inputs), depends_on=[train], cache_config=cache, retry_policies=job_retries
         )
-        trained = tune.get_top_model_s3_uri(top_k=0, s3_bucket=ARTIFACTS_BUCKET, prefix=f"jobs/{config.name}/models")
+        trained = tune.get_top_model_s3_uri(
+            top_k=0, s3_bucket=ARTIFACTS_BUCKET, prefix=f"pipelines/{config.name}/models"
+        )
         steps.append(tune)
 
     # Evaluate on the test channel; the condition reads evaluation.json through a property file.
     report = PropertyFile(name="Evaluation", output_name="evaluation", path=EVALUATION_FILE)
-    evaluation_uri = jobs_uri("evaluation", ExecutionVariables.PIPELINE_EXECUTION_ID)
+    evaluation_uri = own_uri("evaluation", ExecutionVariables.PIPELINE_EXECUTION_ID)
     evaluator = script_processor("evaluate", evaluation_type, 1, 2, evaluation.script, [])
     evaluate = ProcessingStep(
         "Evaluate",

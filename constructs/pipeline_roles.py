@@ -1,12 +1,12 @@
-"""The roles of a stage's training pipelines: the pipeline role (what SageMaker Pipelines runs the steps
-as), the job role (what the pipelines' jobs run as), and the job access the model publisher needs to run
-the publish step."""
+"""The roles of a training pipeline: the pipeline role (what SageMaker Pipelines runs its steps as) and
+the job role (what its jobs run as); and the job access the model publisher needs to run the publish
+steps."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -17,10 +17,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
-from constructs.data_channels import JOBS_PREFIX, list_artifacts_statement
+from constructs.data_channels import PIPELINES_PREFIX
 from constructs.execution_role import (
     VPC_ATTACHMENT_WILDCARDS,
-    job_creation_statements,
     key_use_statements,
     log_statements,
     metric_statement,
@@ -35,26 +34,29 @@ JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs"
 
 
 class PipelineRoles(Construct):
-    """Two roles for all pipelines of a stage, and a policy on the model publisher.
+    """The two roles of one training pipeline (`entry`), so that one pipeline can neither read another
+    entry's raw data nor write its channels or artifacts.
 
-    - the job role: reads `raw/<entry prefix>` of each pipeline, writes the channels under
-      `<channel>/<pipeline>/`, reads and writes `jobs/` of the artifacts bucket, reads the code bundles,
-      pulls the platform's images, uses the key through S3 and SageMaker, writes the jobs' logs;
-    - the pipeline role: creates the jobs only inside the platform (the platform's subnets, security
-      group and key; training network-isolated), passes only the job role and the publisher to
-      SageMaker, registers only in the stage's model package group, reads the evaluation reports;
-    - the publisher's job access: what the model publisher needs to run as the publish step's job
-      (logs, the VPC, volume encryption).
+    - the job role: reads `raw/<entry prefix>`, reads and writes `<channel>/<entry>/` of the data
+      bucket and `pipelines/<entry>/` of the artifacts bucket (whose policy lets only pipeline roles
+      write there), reads its code bundles, pulls the platform's images, uses the key through S3 and
+      SageMaker, writes log streams of the stage's jobs;
+    - the pipeline role: creates jobs only inside the platform: the platform's subnets, job security
+      group and key, network isolation and encrypted traffic between instances for every job;
+      follows and stops the stage's jobs, passes only its job role and the model publisher to
+      SageMaker, registers only `PendingManualApproval` packages of the stage's group, reads its
+      evaluation reports.
 
     Props:
+        entry: the pipeline entry's name.
+        raw_prefix: its raw data, `raw/.../`.
         job_names: the prefixes of the jobs' names (`<project>-<stage>`; tuning jobs keep 20 characters).
-        pipelines: (pipeline name, raw prefix) of each entry.
         data_bucket, artifacts_bucket, key: the data stack's.
-        code: the code bundles the jobs read.
-        repositories: the ECR repositories the jobs pull images from.
-        subnets, security_group: where the jobs run.
-        model_package_group_arn: the registry the pipelines register into.
-        publisher: the model publisher role (imported, mutable), which runs the publish step.
+        code: the code bundles its jobs read.
+        repositories: the ECR repositories its jobs may pull images from.
+        subnets, security_group: where its jobs run.
+        model_package_group_arn: the registry it registers into.
+        publisher: the model publisher role, which runs its publish step.
     """
 
     def __init__(
@@ -62,8 +64,9 @@ class PipelineRoles(Construct):
         scope: Construct,
         id: str,
         *,
+        entry: str,
+        raw_prefix: str,
         job_names: JobNames,
-        pipelines: Sequence[tuple[str, str]],
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
@@ -76,93 +79,106 @@ class PipelineRoles(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        own = f"{PIPELINES_PREFIX}{entry}/"
+        channels = [f"{c}/{entry}/" for c in CHANNELS]
         self.job_role = service_role(
             self,
             "JobRole",
             service="sagemaker.amazonaws.com",
-            description="Runs the training pipelines' jobs",
+            description=f"Runs the jobs of training pipeline {entry}",
             source_arn=sagemaker_source_arn(),
         )
-        names = [name for name, _ in pipelines]
-        job_statements = [
-            iam.PolicyStatement(
-                sid="ReadRawData",
-                actions=["s3:GetObject"],
-                resources=[data_bucket.arn_for_objects(f"{prefix}*") for _, prefix in pipelines],
-            ),
-            iam.PolicyStatement(
-                sid="ReadWriteOwnChannels",
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[data_bucket.arn_for_objects(f"{c}/{n}/*") for c in CHANNELS for n in names],
-            ),
-            iam.PolicyStatement(
-                sid="ListOwnData",
-                actions=["s3:ListBucket"],
-                resources=[data_bucket.bucket_arn],
-                conditions={
-                    "StringLike": {
-                        "s3:prefix": [f"{p}*" for _, p in pipelines] + [f"{c}/{n}/*" for c in CHANNELS for n in names]
-                    }
-                },
-            ),
-            iam.PolicyStatement(
-                sid="ReadWriteJobs",
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[artifacts_bucket.arn_for_objects(f"{JOBS_PREFIX}*")],
-            ),
-            list_artifacts_statement(artifacts_bucket, JOBS_PREFIX),
-            iam.PolicyStatement(
-                sid="ReadCode",
-                actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in code],
-            ),
-            *key_use_statements(key, grants=True),
-            *image_pull_statements(repositories),
-            *log_statements(stack, JOB_LOG_GROUPS),
-            metric_statement(JOB_LOG_GROUPS),
-            *vpc_attachment_statements(subnets, [security_group]),
-        ]
         self.job_policy = iam.ManagedPolicy(
             self,
             "JobPolicy",
-            description="Least privilege for the training pipelines' jobs",
+            description=f"Least privilege for the jobs of training pipeline {entry}",
             roles=[self.job_role],
-            statements=job_statements,
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadOwnRawData",
+                    actions=["s3:GetObject"],
+                    resources=[data_bucket.arn_for_objects(f"{raw_prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWriteOwnChannels",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[data_bucket.arn_for_objects(f"{c}*") for c in channels],
+                ),
+                iam.PolicyStatement(
+                    sid="ListOwnData",
+                    actions=["s3:ListBucket"],
+                    resources=[data_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in (raw_prefix, *channels)]}},
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWriteOwnArtifacts",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts_bucket.arn_for_objects(f"{own}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ListOwnArtifacts",
+                    actions=["s3:ListBucket"],
+                    resources=[artifacts_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{own}*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="ReadCode",
+                    actions=["s3:GetObject"],
+                    resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in code],
+                ),
+                *key_use_statements(key, grants=True),
+                *image_pull_statements(repositories),
+                *log_statements(stack, JOB_LOG_GROUPS, stream_prefix=job_names.log_streams),
+                metric_statement(JOB_LOG_GROUPS),
+                *vpc_attachment_statements(subnets, [security_group]),
+            ],
         )
         acknowledge_wildcard_resources(
             self.job_policy,
-            "object keys need a wildcard (only under the entries' raw prefixes, their own channel prefixes and jobs/); "
+            f"object keys need a wildcard (only under {raw_prefix}, the channels' {entry}/ prefixes and {own}); "
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData (limited to the jobs' namespaces) take no "
-            "resource; "
-            "job log streams are created at run time in the jobs' own log groups; " + VPC_ATTACHMENT_WILDCARDS,
+            "resource; log streams are named after jobs at run time (only the stage's jobs, in the jobs' own "
+            "log groups); " + VPC_ATTACHMENT_WILDCARDS,
         )
 
         self.pipeline_role = service_role(
             self,
             "PipelineRole",
             service="sagemaker.amazonaws.com",
-            description="Runs the training pipelines' steps",
+            description=f"Runs the steps of training pipeline {entry}",
             source_arn=sagemaker_source_arn(),
         )
-
         kinds = ("training-job", "processing-job", "hyper-parameter-tuning-job")
-        own_jobs = [
-            stack.format_arn(service="sagemaker", resource=k, resource_name=job_names.pattern(k)) for k in kinds
-        ]
-        creation = job_creation_statements(
-            stack, job_name_prefix=job_names.prefix, subnets=subnets, security_group=security_group, key=key
-        )
-        if job_names.tuning != job_names.prefix:  # tuning jobs keep only 20 characters of the prefix
-            creation[0].add_resources(own_jobs[2])
+        jobs = {k: stack.format_arn(service="sagemaker", resource=k, resource_name=job_names.pattern(k)) for k in kinds}
+        inside_the_platform = {
+            "ForAllValues:StringEquals": {
+                "sagemaker:VpcSubnets": [s.subnet_id for s in subnets],
+                "sagemaker:VpcSecurityGroupIds": [security_group.security_group_id],
+            },
+            # ForAllValues alone also matches a request without VpcConfig (SageMaker's own network).
+            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+            "ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn},
+            "Bool": {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"},
+        }
+        model_packages = model_package_group_arn.replace(":model-package-group/", ":model-package/") + "/*"
         self.pipeline_policy = iam.ManagedPolicy(
             self,
             "PipelinePolicy",
-            description="Least privilege for the training pipelines' steps",
+            description=f"Least privilege for the steps of training pipeline {entry}",
             roles=[self.pipeline_role],
             statements=[
-                *creation,
                 iam.PolicyStatement(
-                    sid="FollowOwnJobs",
+                    sid="CreateIsolatedJobsInThePlatform",
+                    actions=[
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:CreateHyperParameterTuningJob",
+                        "sagemaker:CreateProcessingJob",
+                    ],
+                    resources=list(jobs.values()),
+                    conditions=inside_the_platform,
+                ),
+                iam.PolicyStatement(
+                    sid="FollowStageJobs",
                     actions=[
                         "sagemaker:DescribeTrainingJob",
                         "sagemaker:StopTrainingJob",
@@ -173,49 +189,84 @@ class PipelineRoles(Construct):
                         "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
                         "sagemaker:AddTags",
                     ],
-                    resources=own_jobs,
+                    resources=list(jobs.values()),
                 ),
                 iam.PolicyStatement(
-                    sid="RegisterInOwnGroup",
-                    actions=["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
-                    resources=[
-                        model_package_group_arn,
-                        model_package_group_arn.replace(":model-package-group/", ":model-package/") + "/*",
-                    ],
+                    sid="RegisterPendingApproval",
+                    actions=["sagemaker:CreateModelPackage"],
+                    resources=[model_package_group_arn, model_packages],
+                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
                 ),
                 iam.PolicyStatement(
-                    sid="PassOnlyPipelineJobRoles",
+                    sid="FollowRegistration",
+                    actions=["sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
+                    resources=[model_packages],
+                ),
+                iam.PolicyStatement(
+                    sid="PassOnlyOwnJobRoles",
                     actions=["iam:PassRole"],
                     resources=[self.job_role.role_arn, publisher.role_arn],
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 ),
                 iam.PolicyStatement(
-                    sid="ReadEvaluationReports",
+                    sid="ReadOwnEvaluations",
                     actions=["s3:GetObject"],
-                    resources=[artifacts_bucket.arn_for_objects(f"{JOBS_PREFIX}{n}/evaluation/*") for n in names],
+                    resources=[artifacts_bucket.arn_for_objects(f"{own}evaluation/*")],
                 ),
-                *key_use_statements(key, grants=False),
+                iam.PolicyStatement(
+                    sid="DecryptThroughS3",
+                    actions=["kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": [f"s3.{Aws.REGION}.amazonaws.com"]}},
+                ),
             ],
         )
         acknowledge_wildcard_resources(
             self.pipeline_policy,
-            "job names get a suffix at run time (only the stage's prefix is allowed), creation is further bound to the "
-            "platform's subnets, security group and key; model package versions are numbered at run time (only in "
-            "the stage's group); evaluation reports are named by execution",
+            "job names get a suffix at run time (only the stage's prefix; creation is further bound to the "
+            "platform's subnets, security group and key, with network isolation and encrypted traffic); model "
+            "package versions are numbered at run time (only in the stage's group); evaluation reports are "
+            "named by execution",
         )
 
-        self.publisher_policy = iam.ManagedPolicy(
+
+class PublisherJobAccess(Construct):
+    """A policy on the model publisher (a data-stack role) that lets it run the training pipelines'
+    publish steps: a processing job's log streams, network interfaces in the platform's subnets and
+    volume encryption with the key.
+
+    Props:
+        publisher: the model publisher role (imported, mutable).
+        job_names: the prefixes of the jobs' names.
+        key: the platform KMS key.
+        subnets, security_group: where the publish steps run.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        publisher: iam.IRole,
+        job_names: JobNames,
+        key: kms.IKey,
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup,
+    ) -> None:
+        super().__init__(scope, id)
+        self.policy = iam.ManagedPolicy(
             self,
-            "PublisherJobAccess",
-            description="Lets the model publisher run the training pipelines' publish step",
+            "Policy",
+            description="Lets the model publisher run the training pipelines' publish steps",
             roles=[publisher],
             statements=[
                 *key_use_statements(key, grants=True)[1:],
-                *log_statements(stack, ["/aws/sagemaker/ProcessingJobs"], describe=True),
+                *log_statements(Stack.of(self), ["/aws/sagemaker/ProcessingJobs"], stream_prefix=job_names.log_streams),
                 *vpc_attachment_statements(subnets, [security_group]),
             ],
         )
         acknowledge_wildcard_resources(
-            self.publisher_policy,
-            "job log streams are created at run time in the processing jobs' log group; " + VPC_ATTACHMENT_WILDCARDS,
+            self.policy,
+            "log streams are named after the publish jobs at run time (only the stage's jobs, in the processing "
+            "jobs' log group); " + VPC_ATTACHMENT_WILDCARDS,
         )

@@ -35,7 +35,7 @@ PLACEHOLDERS = {
     },
 }
 (JOB_ROLE, PUBLISHER_ROLE, KEY, DATA_BUCKET, ARTIFACTS_BUCKET, CODE_BUCKET, SECURITY_GROUP) = list(PLACEHOLDERS)[1:8]
-CODE = "/opt/ml/processing/input/code"
+CODE = "/opt/ml/processing/code"  # beside the inputs, never inside one
 PROCESSING = "/opt/ml/processing"
 # SageMaker reads a pipeline definition of at most 100 KB from the template (more needs S3).
 MAX_DEFINITION_BYTES = 100_000
@@ -50,6 +50,12 @@ class JobNames:
     @property
     def tuning(self) -> str:
         return self.prefix[:20]  # the SDK keeps at most 20 characters of a tuning job's prefix
+
+    @property
+    def log_streams(self) -> str:
+        """The prefix of every job's log streams (named after the job; a tuning job's training jobs
+        after the tuning job)."""
+        return self.pattern("hyper-parameter-tuning-job").removesuffix("*")
 
     def pattern(self, kind: str) -> str:
         """The names of this kind of job (`training-job`, ...), as an IAM resource-name pattern."""

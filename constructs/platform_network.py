@@ -83,10 +83,21 @@ def own_account_statement() -> iam.PolicyStatement:
     )
 
 
-def s3_endpoint_statements(bucket_arns: Sequence[str]) -> list[iam.PolicyStatement]:
+def s3_endpoint_statements(bucket_arns: Sequence[str], *, code_bucket: str | None = None) -> list[iam.PolicyStatement]:
     """The S3 gateway endpoint's policy: the platform's buckets for this account's principals,
     and ECR's image layers: an image pull through the VPC fetches them from an AWS-owned bucket
-    through URLs that ECR presigns, so the request's principal is not of this account."""
+    through URLs that ECR presigns, so the request's principal is not of this account. With
+    `code_bucket`, also reading objects of that bucket (the CDK's asset bucket, where the training
+    pipelines' code bundles are), for this account's principals."""
+    code = [
+        iam.PolicyStatement(
+            sid="ReadCodeBundles",
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{code_bucket}/*"],
+            conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+        )
+    ]
     return [
         iam.PolicyStatement(
             sid="PlatformBuckets",
@@ -101,6 +112,7 @@ def s3_endpoint_statements(bucket_arns: Sequence[str]) -> list[iam.PolicyStateme
             actions=["s3:GetObject"],
             resources=[f"arn:{Aws.PARTITION}:s3:::prod-{Aws.REGION}-starport-layer-bucket/*"],
         ),
+        *(code if code_bucket else []),
     ]
 
 
@@ -117,6 +129,8 @@ class PlatformNetwork(Construct):
         bucket_arns: the platform's buckets, the only buckets of the account that the S3 gateway
             endpoint lets through (non-empty).
         removal_policy: of the log groups: DESTROY in sandbox stages, RETAIN elsewhere.
+        code_bucket: a bucket whose objects the S3 gateway endpoint also lets this account read (the
+            CDK's asset bucket, when the stage has training pipelines); default none.
         custom_resources: whether to deploy the two Lambda-backed custom resources, which close
             the created VPC's default security group and look up S3's prefix list for the
             workload groups' egress (default True). The local AWS cannot run Lambda functions:
@@ -132,6 +146,7 @@ class PlatformNetwork(Construct):
         key: kms.IKey,
         bucket_arns: Sequence[str],
         removal_policy: RemovalPolicy,
+        code_bucket: str | None = None,
         custom_resources: bool = True,
     ) -> None:
         super().__init__(scope, id)
@@ -172,7 +187,7 @@ class PlatformNetwork(Construct):
             gateway = self.vpc.add_gateway_endpoint(
                 "S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[private]
             )
-            for statement in s3_endpoint_statements(bucket_arns):
+            for statement in s3_endpoint_statements(bucket_arns, code_bucket=code_bucket):
                 gateway.add_to_policy(statement)
         self.interface_endpoint_security_group = ec2.SecurityGroup(
             self,

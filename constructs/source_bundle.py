@@ -9,6 +9,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from aws_cdk import Aws, DefaultStackSynthesizer
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
@@ -41,6 +42,12 @@ def sourcedir_tarball(folder: str) -> bytes:
     with gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, filename="") as zipped:
         zipped.write(raw.getvalue())
     return packed.getvalue()
+
+
+def code_bundles_bucket() -> str:
+    """The bucket the bundles are uploaded to: the CDK bootstrap's asset bucket of the account and
+    region (the default qualifier; cdk.json sets no other)."""
+    return f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
 
 class SourceBundle(Construct):

@@ -23,13 +23,13 @@ from constructs import Construct
 from constructs.pipeline_definition import cached_build
 from constructs.pipeline_roles import PipelineRoles
 from constructs.pipeline_sdk import JobNames, check_size, render
-from constructs.service_role import service_role
 from constructs.source_bundle import SourceBundle
 from sagemaker_images import Scope, image_uris, versions
 
 # The python split runs in AWS's scikit-learn image (numpy, Python 3); the spark split in AWS's Spark image.
-SPLIT_IMAGES = {"python": ("sklearn", "1.2-1", "py3"), "spark": ("spark", "3.5", "py312")}
+SPLIT_IMAGES = {"python": ("sklearn", "1.4-2", "py3"), "spark": ("spark", "3.5", "py312")}
 MAX_PARALLEL_STEPS = 4
+RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline name>-<suffix>`, at most 64 characters
 
 
 class PipelineImages(Construct):
@@ -66,8 +66,8 @@ class TrainingPipeline(Construct):
         config: the stage file's pipeline entry (validated by config).
         pipeline_name: `<project>-<stage>-<name>` (create-only: renaming replaces the pipeline).
         job_names: the prefixes of the jobs' names.
-        roles: the stage's pipeline roles; the job role runs the jobs, the publisher the publish step.
-        publisher_role_arn: the model publisher's role ARN.
+        publisher: the model publisher role, which runs the publish step.
+        model_package_group_arn: the stage's registry.
         key: encrypts volumes and outputs.
         data_bucket, artifacts_bucket: where the channels and the jobs' outputs go.
         repositories: the platform's repositories (own containers, serving images).
@@ -84,8 +84,8 @@ class TrainingPipeline(Construct):
         config: PipelineConfig,
         pipeline_name: str,
         job_names: JobNames,
-        roles: PipelineRoles,
-        publisher_role_arn: str,
+        publisher: iam.IRole,
+        model_package_group_arn: str,
         key: kms.IKey,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
@@ -97,6 +97,23 @@ class TrainingPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         folders = code_folders(config)
+        self.roles = PipelineRoles(
+            self,
+            "Roles",
+            entry=config.name,
+            raw_prefix=config.raw_prefix,
+            job_names=job_names,
+            data_bucket=data_bucket,
+            artifacts_bucket=artifacts_bucket,
+            key=key,
+            code=[code[folder].asset for folder in dict.fromkeys(folders)],
+            repositories=list(repositories.values()),
+            subnets=subnets,
+            security_group=security_group,
+            model_package_group_arn=model_package_group_arn,
+            publisher=publisher,
+        )
+        roles = self.roles
         definition = cached_build(config, pipeline_name=pipeline_name, jobs=job_names, subnet_count=len(subnets))
         body = render(definition)
         check_size(body, config.name)
@@ -106,7 +123,7 @@ class TrainingPipeline(Construct):
 
         variables: dict[str, str] = {
             "JobRoleArn": roles.job_role.role_arn,
-            "PublisherRoleArn": publisher_role_arn,
+            "PublisherRoleArn": publisher.role_arn,
             "KeyArn": key.key_arn,
             "DataBucket": data_bucket.bucket_name,
             "ArtifactsBucket": artifacts_bucket.bucket_name,
@@ -163,11 +180,44 @@ class TrainingPipeline(Construct):
         self._triggers(config, data_bucket)
 
     def _triggers(self, config: PipelineConfig, data_bucket: s3.IBucket) -> None:
+        """EventBridge rules, named so that the role that starts the pipeline trusts only them."""
         triggers = config.triggers
-        if triggers.schedule is None and not triggers.on_new_data:
+        rules = {
+            f"{self.pipeline_name}-{RULE_SUFFIXES['schedule']}": {"schedule_expression": triggers.schedule}
+            if triggers.schedule
+            else None,
+            f"{self.pipeline_name}-{RULE_SUFFIXES['new data']}": {
+                "event_pattern": {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {
+                        "bucket": {"name": [data_bucket.bucket_name]},
+                        "object": {"key": [{"prefix": config.raw_prefix}]},
+                    },
+                }
+            }
+            if triggers.on_new_data
+            else None,
+        }
+        wanted = {name: properties for name, properties in rules.items() if properties is not None}
+        if not wanted:
             return
-        role = service_role(
-            self, "StartRole", service="events.amazonaws.com", description=f"Starts pipeline {self.pipeline_name}"
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "StartRole",
+            description=f"Starts pipeline {self.pipeline_name}",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {
+                        "aws:SourceArn": [
+                            stack.format_arn(service="events", resource="rule", resource_name=n) for n in wanted
+                        ]
+                    },
+                },
+            ),
         )
         iam.ManagedPolicy(
             self,
@@ -178,29 +228,27 @@ class TrainingPipeline(Construct):
                 iam.PolicyStatement(actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn])
             ],
         )
-        target = events.CfnRule.TargetProperty(arn=self.pipeline_arn, id="Pipeline", role_arn=role.role_arn)
-        if triggers.schedule is not None:
+        target = events.CfnRule.TargetProperty(
+            arn=self.pipeline_arn,
+            id="Pipeline",
+            role_arn=role.role_arn,
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=5, maximum_event_age_in_seconds=3600
+            ),
+        )
+        for name, properties in wanted.items():
             events.CfnRule(
                 self,
-                "Schedule",
-                description=f"Starts {self.pipeline_name} on a schedule",
-                schedule_expression=triggers.schedule,
+                "Schedule" if "schedule_expression" in properties else "OnNewData",
+                name=name,
+                description=f"Starts {self.pipeline_name} "
+                + (
+                    "on a schedule"
+                    if "schedule_expression" in properties
+                    else f"when objects land under {config.raw_prefix}"
+                ),
                 targets=[target],
-            )
-        if triggers.on_new_data:
-            events.CfnRule(
-                self,
-                "OnNewData",
-                description=f"Starts {self.pipeline_name} when objects land under {config.raw_prefix}",
-                event_pattern={
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {
-                        "bucket": {"name": [data_bucket.bucket_name]},
-                        "object": {"key": [{"prefix": config.raw_prefix}]},
-                    },
-                },
-                targets=[target],
+                **properties,
             )
 
 

@@ -137,7 +137,8 @@ class DataStack(Stack):
         for statement in artifacts_boundaries(
             self.artifacts,
             publishers=[self.model_publisher.role_arn],
-            jobs=[self.execution_role.role_arn, roles_of("Notebooks"), roles_of("Pipelines")],
+            jobs=[self.execution_role.role_arn, roles_of("Notebooks")],
+            pipelines=[roles_of("Pipelines")],
             endpoints=[roles_of("Endpoints")],
         ):
             self.artifacts.add_to_resource_policy(statement)

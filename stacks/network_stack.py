@@ -18,6 +18,7 @@ from constructs.acknowledge import acknowledge
 from constructs.execution_role import JobNetworkAccess
 from constructs.platform_network import PlatformNetwork
 from constructs.published_outputs import PublishedOutputs
+from constructs.source_bundle import code_bundles_bucket
 from naming import StageNames
 from stacks.data_stack import ARTIFACTS_BUCKET_ARN, DATA_BUCKET_ARN, EXECUTION_ROLE_ARN, DataStack, import_key
 
@@ -58,6 +59,8 @@ class NetworkStack(Stack):
             key=import_key(self, names),
             bucket_arns=[Fn.import_value(names.export(arn)) for arn in (DATA_BUCKET_ARN, ARTIFACTS_BUCKET_ARN)],
             removal_policy=RemovalPolicy.DESTROY if config.sandbox else RemovalPolicy.RETAIN,
+            # The training pipelines' jobs read their code bundles from the CDK's asset bucket.
+            code_bucket=code_bundles_bucket() if config.pipelines else None,
             custom_resources=custom_resources,
         )
         subnets = self.network.subnets

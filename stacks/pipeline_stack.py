@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 
 from config import StageConfig
 from constructs import Construct
-from constructs.pipeline_roles import PipelineRoles
+from constructs.pipeline_roles import PublisherJobAccess
 from constructs.pipeline_sdk import JobNames
 from constructs.source_bundle import SourceBundle
 from constructs.training_pipeline import PipelineImages, TrainingPipeline, code_folders
@@ -37,22 +37,17 @@ class PipelineStack(WorkloadStack):
         publisher = iam.Role.from_role_arn(
             self, "ModelPublisher", Fn.import_value(names.export(MODEL_PUBLISHER_ROLE_ARN)), mutable=True
         )
-        roles = PipelineRoles(
+        PublisherJobAccess(
             self,
-            "Roles",
+            "PublisherJobAccess",
+            publisher=publisher,
             job_names=job_names,
-            pipelines=[(entry.name, entry.raw_prefix) for entry in config.pipelines],
-            data_bucket=platform.data_bucket,
-            artifacts_bucket=platform.artifacts_bucket,
             key=platform.key,
-            code=[bundle.asset for bundle in code.values()],
-            repositories=list(platform.repositories.values()),
             subnets=subnets,
             security_group=self.network.job_security_group,
-            model_package_group_arn=self.format_arn(
-                service="sagemaker", resource="model-package-group", resource_name=names.model_package_group
-            ),
-            publisher=publisher,
+        )
+        registry = self.format_arn(
+            service="sagemaker", resource="model-package-group", resource_name=names.model_package_group
         )
         images = PipelineImages(self, "Images", region=config.region)
         for entry in config.pipelines:
@@ -63,8 +58,8 @@ class PipelineStack(WorkloadStack):
                 config=entry,
                 pipeline_name=names.physical(entry.name),
                 job_names=job_names,
-                roles=roles,
-                publisher_role_arn=publisher.role_arn,
+                publisher=publisher,
+                model_package_group_arn=registry,
                 key=platform.key,
                 data_bucket=platform.data_bucket,
                 artifacts_bucket=platform.artifacts_bucket,
@@ -77,9 +72,13 @@ class PipelineStack(WorkloadStack):
             publish = self.outputs.publish
             publish(f"{id}Name", value=pipeline.pipeline_name, description=f"Name of training pipeline {entry.name}")
             publish(f"{id}Arn", value=pipeline.pipeline_arn, description=f"ARN of training pipeline {entry.name}")
-        self.outputs.publish(
-            "PipelineJobRoleArn", value=roles.job_role.role_arn, description="Role the training pipelines' jobs run as"
-        )
-        self.outputs.publish(
-            "PipelineRoleArn", value=roles.pipeline_role.role_arn, description="Role the training pipelines run as"
-        )
+            publish(
+                f"{id}JobRoleArn",
+                value=pipeline.roles.job_role.role_arn,
+                description=f"Role the jobs of training pipeline {entry.name} run as",
+            )
+            publish(
+                f"{id}RoleArn",
+                value=pipeline.roles.pipeline_role.role_arn,
+                description=f"Role training pipeline {entry.name} runs as",
+            )

@@ -63,27 +63,30 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
 
 
 def pipeline_wildcards(stage: str, entries: tuple[str, ...]) -> dict[str, set[str]]:
-    """The training pipelines' roles: their raw prefixes, own channels and jobs/; job names with the
-    stage's prefix; the registry's versions; the jobs' log streams and network interfaces."""
+    """Each training pipeline's roles: its raw prefix, own channels and `pipelines/<entry>/`; job names
+    with the stage's prefix; the registry's versions; log streams of the stage's jobs; network
+    interfaces. And the model publisher's access for the publish steps."""
     account, logs = ACCOUNT_ARN.format(service="sagemaker"), ACCOUNT_ARN.format(service="logs")
-    streams = {f"{logs}log-group:/aws/sagemaker/{g}:{s}" for g in ("ProcessingJobs",) for s in ("*", "log-stream:*")}
-    return {
-        "Pipelines/Roles/JobPolicy": iam5(
-            {"*", NETWORK_INTERFACES, f"smplat-{stage}-ArtifactsBucketArn/jobs/*"}
-            | streams
-            | {f"{logs}log-group:/aws/sagemaker/TrainingJobs:{s}" for s in ("*", "log-stream:*")}
-            | {f"smplat-{stage}-DataBucketArn/{p}/{e}/*" for p in ("raw", *CHANNELS) for e in entries}
-        ),
-        "Pipelines/Roles/PipelinePolicy": iam5(
-            {
-                f"{account}{kind}/smplat-{stage}-*"
-                for kind in ("training-job", "processing-job", "hyper-parameter-tuning-job")
-            }
+
+    def streams(*groups: str) -> set[str]:
+        return {
+            f"{logs}log-group:/aws/sagemaker/{g}:{s}" for g in groups for s in ("*", f"log-stream:smplat-{stage}-*")
+        }
+
+    found = {"Pipelines/PublisherJobAccess/Policy": iam5({"*", NETWORK_INTERFACES} | streams("ProcessingJobs"))}
+    for entry in entries:
+        path = f"Pipelines/Pipeline{entry.title()}/Roles"
+        found[f"{path}/JobPolicy"] = iam5(
+            {"*", NETWORK_INTERFACES, f"smplat-{stage}-ArtifactsBucketArn/pipelines/{entry}/*"}
+            | streams("ProcessingJobs", "TrainingJobs")
+            | {f"smplat-{stage}-DataBucketArn/{p}/{entry}/*" for p in ("raw", *CHANNELS)}
+        )
+        found[f"{path}/PipelinePolicy"] = iam5(
+            {f"{account}{k}/smplat-{stage}-*" for k in ("training-job", "processing-job", "hyper-parameter-tuning-job")}
             | {f"{account}model-package/smplat-{stage}/*"}
-            | {f"smplat-{stage}-ArtifactsBucketArn/jobs/{e}/evaluation/*" for e in entries}
-        ),
-        "Pipelines/Roles/PublisherJobAccess": iam5({"*", NETWORK_INTERFACES} | streams),
-    }
+            | {f"smplat-{stage}-ArtifactsBucketArn/pipelines/{entry}/evaluation/*"}
+        )
+    return found
 
 
 def notebook_name(stage: str) -> str:
@@ -138,7 +141,10 @@ def test_the_set_of_acknowledgments_is_pinned(
         **EXPECTED_ACKNOWLEDGMENTS,
         "Data/ExecutionRole/Policy": iam5(execution_role_wildcards(arn_prefix)),
         "Network/JobNetworkAccess/Policy": iam5({"*", NETWORK_INTERFACES}),
-        "Data/ModelPublisher/Policy": iam5({f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in ARTIFACT_PREFIXES}),
+        # The publisher reads job and pipeline outputs and writes models/.
+        "Data/ModelPublisher/Policy": iam5(
+            {f"<ArtifactsBucket88671897.Arn>/{p}/*" for p in (*ARTIFACT_PREFIXES, "pipelines")}
+        ),
         notebook: iam5(notebook_wildcards(stage, arn_prefix)),
         f"{endpoint}/InferenceRole/Policy": iam5(
             inference_wildcards(endpoint_name, arn_prefix, registry=stage == "prod")
@@ -150,9 +156,11 @@ def test_the_set_of_acknowledgments_is_pinned(
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
-    # Issue 12 added the training pipelines' three policies to dev (11 + 5 + 4 IAM5).
+    # Issue 12 added the sample pipeline's two policies and the publisher's access to dev (11 + 5 + 4 IAM5).
     pipelines = 11 + 5 + 4 if stage == "dev" else 0
-    assert sum(len(r) for r in found.values()) == 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + pipelines
+    # The publisher's policy gained pipelines/ (one more IAM5) in issue 12.
+    total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines
+    assert sum(len(r) for r in found.values()) == total
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
         for reason in rules.values():

@@ -110,21 +110,27 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
         assert role in ("notebooks", "pipelines")
         actions = set(_listed(statement["Action"])) & set(CREATE_JOB_ACTIONS)
         assert "Condition" in statement, f"{statement.get('Sid')} creates {sorted(actions)} without conditions"
-        if actions & {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"}:
+        if role == "pipelines":  # every job of a pipeline is isolated, with encrypted traffic between instances
+            assert actions == {
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:CreateProcessingJob",
+            }
+            isolated = {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"}
+            assert statement["Condition"] == {**inside, "Bool": isolated}
+        elif actions & {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"}:
             assert actions == {"sagemaker:CreateTrainingJob", "sagemaker:CreateHyperParameterTuningJob"}
             assert statement["Condition"] == {**inside, "Bool": {"sagemaker:NetworkIsolation": "true"}}
         else:
             assert actions == {"sagemaker:CreateProcessingJob"}
             assert statement["Condition"] == inside
-    # The notebooks' two statements (training+tuning, processing), and the training pipelines' same two.
+    # The notebooks' two statements (training+tuning, processing), and one of each training pipeline.
     expected = [
         ("notebooks", "sagemaker:CreateHyperParameterTuningJob"),
         ("notebooks", "sagemaker:CreateProcessingJob"),
     ]
     if each_stage.config.pipelines:
-        expected += [
-            ("pipelines", a) for a in ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob")
-        ]
+        expected += [("pipelines", "sagemaker:CreateHyperParameterTuningJob")]
     assert sorted((role, _listed(s["Action"])[0]) for role, _, s in grants) == expected
 
 
@@ -187,6 +193,8 @@ def test_the_key_is_used_only_through_aws_services(each_stage: SynthesizedStage)
             assert _listed(statement["Action"]) == ["kms:CreateGrant"], logical_id
             assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, logical_id
             services = ["sagemaker", "ec2"]
+        elif _listed(statement["Action"]) == ["kms:Decrypt"]:
+            services = ["s3"]  # a training pipeline's role reads its evaluation reports
         else:
             services = ["s3", "sagemaker"]
         assert via == [{"Fn::Join": ["", [f"{s}.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]} for s in services]
@@ -205,7 +213,10 @@ def test_network_interfaces_only_in_the_platforms_subnets(each_stage: Synthesize
         "dev": "EndpointSampleInferenceRolePolicyCD0EC367",
         "prod": "EndpointFraudScoringInferenceRolePolicy4791F9D9",
     }[each_stage.name]
-    pipelines = [("pipelines", "RolesJobPolicy705C4E95"), ("pipelines", "RolesPublisherJobAccess2618CCB3")]
+    pipelines = [
+        ("pipelines", "PipelineSampleRolesJobPolicy592A128A"),
+        ("pipelines", "PublisherJobAccessPolicy1CFD7085"),
+    ]
     assert sorted({(role, logical_id) for role, logical_id, _ in grants}) == [
         ("endpoints", endpoint_policy),
         ("network", "JobNetworkAccessPolicyDF481396"),
@@ -259,12 +270,13 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
         "network": {"Fn::GetAtt": ["NetworkCustomResourceLogGroupAE9569BB", "Arn"]},
     } | (
         {  # the pipelines' jobs, and the model publisher running the publish step
-            "pipelines RolesJobPolicy705C4E95": [
-                arn("logs", f"log-group:/aws/sagemaker/{kind}:log-stream:*", each_stage)
+            # only streams of the stage's jobs (named after them)
+            "pipelines PipelineSampleRolesJobPolicy592A128A": [
+                arn("logs", f"log-group:/aws/sagemaker/{kind}:log-stream:smplat-dev-*", each_stage)
                 for kind in ("ProcessingJobs", "TrainingJobs")
             ],
-            "pipelines RolesPublisherJobAccess2618CCB3": arn(
-                "logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:*", each_stage
+            "pipelines PublisherJobAccessPolicy1CFD7085": arn(
+                "logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:smplat-dev-*", each_stage
             ),
         }
         if each_stage.config.pipelines

@@ -307,6 +307,17 @@ def with_second_pipeline(base: dict[str, Any]) -> dict[str, Any]:
             id="input-prefix-climbing-out-of-raw",
         ),
         pytest.param(
+            with_pipeline(DEV, input_prefix="raw/*/"),
+            r"^pipelines.0.input_prefix: 'raw/\*/' must be a folder under raw/",
+            id="input-prefix-with-a-wildcard",
+        ),
+        pytest.param(
+            with_pipeline(DEV, name="a" + "-b" * 29),
+            r"^pipelines.0.name: 'smplat-dev-a(-b){29}' is too long for its trigger rules "
+            r"\(`<pipeline>-new-data`, at most 64 characters\): shorten the name$",
+            id="name-too-long-for-the-trigger-rules",
+        ),
+        pytest.param(
             with_pipeline(DEV, input_prefix="data/sample/"),
             r"^pipelines.0.input_prefix: 'data/sample/' must be a folder under raw/ ending in /, e.g. raw/sample/$",
             id="input-prefix-outside-raw",

@@ -61,7 +61,7 @@ def test_the_pipelines_stack_deploys_its_roles_and_code_bundles(
     assert outputs["PipelineSampleName"] == "smplat-dev-sample"
     assert outputs["PipelineSampleArn"].endswith(":pipeline/smplat-dev-sample")
     iam = client(aws, "iam")
-    for output in ("PipelineJobRoleArn", "PipelineRoleArn"):
+    for output in ("PipelineSampleJobRoleArn", "PipelineSampleRoleArn"):
         role = iam.get_role(RoleName=outputs[output].rsplit("/", 1)[1])["Role"]
         assert role["Path"] == "/smplat-dev-pipelines/"
         assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}

@@ -127,6 +127,33 @@ def test_s3_gateway_admits_the_platform_buckets_for_this_account_and_ecr_image_l
                     ]
                 },
             },
+            *(  # the training pipelines' code bundles, in the CDK's asset bucket
+                [
+                    {
+                        "Sid": "ReadCodeBundles",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": "*"},
+                        "Action": "s3:GetObject",
+                        "Resource": {
+                            "Fn::Join": [
+                                "",
+                                [
+                                    "arn:",
+                                    {"Ref": "AWS::Partition"},
+                                    ":s3:::cdk-hnb659fds-assets-",
+                                    {"Ref": "AWS::AccountId"},
+                                    "-",
+                                    {"Ref": "AWS::Region"},
+                                    "/*",
+                                ],
+                            ]
+                        },
+                        "Condition": THIS_ACCOUNT,
+                    }
+                ]
+                if each_stage.config.pipelines
+                else []
+            ),
         ],
         "Version": "2012-10-17",
     }

@@ -15,7 +15,7 @@ from botocore.validate import ParamValidator
 from model_code.contract import METRICS
 from model_code.local_training import TrainingResult
 from tests.conftest import SynthesizedStage
-from tests.policies import ACCOUNT, REGION, Principal, Renderer, Request, decide, role_principal
+from tests.policies import ACCOUNT, REGION, Principal, Renderer, Request, bucket_policy, decide, role_principal
 
 SOURCES = {  # the examples stage: entry -> what it shows
     "builtin-xgboost": "builtin",
@@ -178,7 +178,7 @@ def test_spot_training_waits_at_least_as_long_as_it_runs_and_checkpoints_per_exe
         "Std:Join": {
             "On": "/",
             "Values": [
-                "s3://artifactsbucket88671897/jobs/sample",
+                "s3://artifactsbucket88671897/pipelines/sample",
                 "checkpoints",
                 {"Get": "Execution.PipelineExecutionId"},
             ],
@@ -311,8 +311,8 @@ def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
     stage = stages["dev"]
     renderer = Renderer(stage.templates)
     roles = stage.resources("pipelines", "AWS::IAM::Role")
-    pipeline_role = next(i for i in roles if i.startswith("RolesPipelineRole"))
-    job_role = next(i for i in roles if i.startswith("RolesJobRole"))
+    pipeline_role = next(i for i in roles if i.startswith("PipelineSampleRolesPipelineRole"))
+    job_role = next(i for i in roles if i.startswith("PipelineSampleRolesJobRole"))
     who = role_principal(renderer, "pipelines", pipeline_role)
     inside = {
         "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
@@ -320,9 +320,14 @@ def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
         "sagemaker:VolumeKmsKey": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63",
         "sagemaker:OutputKmsKey": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63",
         "sagemaker:NetworkIsolation": "true",
+        "sagemaker:InterContainerTrafficEncryption": "true",
     }
     job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/smplat-dev-abc123"
     assert decide(Request(who, "sagemaker:CreateTrainingJob", job, inside)) == "Allow"
+    processing = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/smplat-dev-abc123"
+    assert decide(Request(who, "sagemaker:CreateProcessingJob", processing, inside)) == "Allow"
+    plain = {**inside, "sagemaker:InterContainerTrafficEncryption": "false"}
+    assert decide(Request(who, "sagemaker:CreateProcessingJob", processing, plain)) != "Allow"
     assert (
         decide(Request(who, "sagemaker:CreateTrainingJob", job, {**inside, "sagemaker:NetworkIsolation": "false"}))
         != "Allow"
@@ -336,15 +341,20 @@ def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
     assert decide(Request(who, "iam:PassRole", job_role_arn, passed)) == "Allow"
     assert decide(Request(who, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", passed)) != "Allow"
     package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/smplat-dev/3"
-    assert decide(Request(who, "sagemaker:CreateModelPackage", package)) == "Allow"
+    pending = {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}
+    assert decide(Request(who, "sagemaker:CreateModelPackage", package, pending)) == "Allow"
+    approved = {"sagemaker:ModelApprovalStatus": "Approved"}  # approval stays a person's decision
+    assert decide(Request(who, "sagemaker:CreateModelPackage", package, approved)) != "Allow"
     foreign = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other-group/3"
-    assert decide(Request(who, "sagemaker:CreateModelPackage", foreign)) != "Allow"
+    assert decide(Request(who, "sagemaker:CreateModelPackage", foreign, pending)) != "Allow"
 
 
 def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict[str, SynthesizedStage]) -> None:
     stage = stages["dev"]
     renderer = Renderer(stage.templates)
-    job_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if i.startswith("RolesJobRole"))
+    job_role = next(
+        i for i in stage.resources("pipelines", "AWS::IAM::Role") if i.startswith("PipelineSampleRolesJobRole")
+    )
     who: Principal = role_principal(renderer, "pipelines", job_role)
     data = "arn:aws:s3:::datachannelsstoragebucketdfa7e37b"
     assert decide(Request(who, "s3:GetObject", f"{data}/raw/sample/part-1.csv")) == "Allow"
@@ -356,7 +366,63 @@ def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict
         decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/models/sample/model.tar.gz"))
         != "Allow"
     )
-    assert decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/jobs/sample/models/x")) == "Allow"
+    artifacts = "arn:aws:s3:::artifactsbucket88671897"
+    assert decide(Request(who, "s3:PutObject", f"{artifacts}/pipelines/sample/models/x")) == "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{artifacts}/pipelines/other/models/x")) != "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{artifacts}/jobs/x")) != "Allow"
+
+
+def test_only_the_publish_step_runs_as_the_model_publisher(
+    dev: dict[str, Any], stages: dict[str, SynthesizedStage]
+) -> None:
+    renderer = Renderer(stages["dev"].templates)
+    publisher = renderer.render({"Fn::ImportValue": "smplat-dev-ModelPublisherRoleArn"}, "pipelines")
+    job_role = next(i for i in stages["dev"].resources("pipelines", "AWS::IAM::Role") if "RolesJobRole" in i)
+    runs_as = {}
+    for name, step in steps(dev).items():
+        arguments = step["Arguments"]
+        role = arguments.get("RoleArn", arguments.get("TrainingJobDefinition", {}).get("RoleArn"))
+        if role is not None:
+            runs_as[name] = role
+    assert runs_as == {
+        "Split": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Train": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Tune": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Evaluate": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Publish": publisher,
+    }
+
+
+def test_only_pipeline_roles_write_pipeline_artifacts(stages: dict[str, SynthesizedStage]) -> None:
+    """What Publish copies to models/ is what the pipeline trained and evaluated: the bucket policy lets
+    no notebook or other job role write pipelines/, whatever its identity policy allows."""
+    policy = bucket_policy(Renderer(stages["dev"].templates), "data", "ArtifactsBucket88671897")
+    artifacts = "arn:aws:s3:::artifactsbucket88671897"
+    trained = f"{artifacts}/pipelines/sample/models/job-1/output/model.tar.gz"
+    everything = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+
+    def role(path: str) -> Principal:
+        return Principal(f"arn:aws:iam::{ACCOUNT}:role{path}Role", (everything,))
+
+    assert decide(Request(role("/smplat-dev-notebooks/"), "s3:PutObject", trained), policy) == "Deny"
+    assert decide(Request(role("/"), "s3:PutObject", trained), policy) == "Deny"  # e.g. the execution role
+    pipeline_job = role("/smplat-dev-pipelines/")
+    assert decide(Request(pipeline_job, "s3:PutObject", trained), policy) == "Allow"
+    assert decide(Request(pipeline_job, "s3:PutObject", f"{artifacts}/models/sample/model.tar.gz"), policy) == "Deny"
+    assert decide(Request(pipeline_job, "s3:GetObject", f"{artifacts}/data-capture/x/y.jsonl"), policy) == "Deny"
+
+
+def test_a_trigger_role_is_trusted_only_by_its_rules(stages: dict[str, SynthesizedStage]) -> None:
+    stage = stages["dev"]
+    (role,) = [r for i, r in stage.resources("pipelines", "AWS::IAM::Role").items() if "StartRole" in i]
+    (trust,) = Renderer(stage.templates).render(role["Properties"]["AssumeRolePolicyDocument"], "pipelines")[
+        "Statement"
+    ]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnEquals": {"aws:SourceArn": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/smplat-dev-sample-new-data"]},
+    }
 
 
 def test_new_raw_data_starts_the_pipeline_without_replacing_the_bucket(stages: dict[str, SynthesizedStage]) -> None:
@@ -399,15 +465,15 @@ def test_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
     assert {k: v["Export"]["Name"] for k, v in outputs.items()} == {
         "PipelineSampleName": "smplat-dev-PipelineSampleName",
         "PipelineSampleArn": "smplat-dev-PipelineSampleArn",
-        "PipelineJobRoleArn": "smplat-dev-PipelineJobRoleArn",
-        "PipelineRoleArn": "smplat-dev-PipelineRoleArn",
+        "PipelineSampleJobRoleArn": "smplat-dev-PipelineSampleJobRoleArn",
+        "PipelineSampleRoleArn": "smplat-dev-PipelineSampleRoleArn",
     }
     parameters = {r["Properties"]["Name"] for r in stages["dev"].resources("pipelines", "AWS::SSM::Parameter").values()}
     assert parameters == {
         "/smplat/dev/pipeline-sample-name",
         "/smplat/dev/pipeline-sample-arn",
-        "/smplat/dev/pipeline-job-role-arn",
-        "/smplat/dev/pipeline-role-arn",
+        "/smplat/dev/pipeline-sample-job-role-arn",
+        "/smplat/dev/pipeline-sample-role-arn",
     }
 
 
