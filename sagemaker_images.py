@@ -149,7 +149,9 @@ def _image_uris(
 
     published = versions(name, scope)[version]
     table = _table(name)
-    sdk_scope = "training" if scope == "processing" and scope not in table and "training" in table else scope
+    # The SDK's framework processors run the training images of frameworks without processing images.
+    trains = "training" in table or "training" in table.get("scope", ())
+    sdk_scope = "training" if scope == "processing" and scope not in table and trains else scope
     wanted = [r for r in published.regions if not regions or r in regions]
     if not wanted:
         return {}

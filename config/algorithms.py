@@ -3,6 +3,8 @@ framework image, your own container, or an AWS Marketplace algorithm; and the im
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +14,12 @@ from pydantic import Field, StringConstraints
 
 from config.model_sources import ImageReference
 from config.types import Problem, StageFacts, StrictModel, value_rule
+from model_code.contract import HYPERPARAMETERS, Hyperparameter
 from sagemaker_facts import HOSTING_INSTANCE_TYPE
 from sagemaker_images import Scope, availability_problem, versions
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_ENTRY_POINT = "model_code/train.py"
 ALGORITHM_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):\d{12}:algorithm/[A-Za-z0-9-]{1,63}$")
 
 
@@ -134,3 +138,30 @@ class MarketplaceAlgorithm(StrictModel):
 AlgorithmConfig = Annotated[
     BuiltinAlgorithm | ScriptAlgorithm | ContainerAlgorithm | MarketplaceAlgorithm, Field(discriminator="source")
 ]
+
+
+@functools.cache
+def declared_hyperparameters(entry_point: str) -> tuple[Hyperparameter, ...] | None:
+    """The hyperparameters a script-mode entry point accepts: model_code's for the sample, else the
+    `HYPERPARAMETERS = {name: (default, min, max)}` table the script declares, read without importing
+    it (integers for integer defaults); None when it declares none."""
+    if entry_point == SAMPLE_ENTRY_POINT:
+        return HYPERPARAMETERS
+    path = REPOSITORY_ROOT / entry_point
+    if not path.is_file():
+        return None
+    for node in ast.parse(path.read_text()).body:
+        value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if value is None or not any(isinstance(t, ast.Name) and t.id == "HYPERPARAMETERS" for t in targets):
+            continue
+        try:
+            table = ast.literal_eval(value)
+        except ValueError:
+            return None
+        if isinstance(table, dict) and all(isinstance(v, tuple) and len(v) == 3 for v in table.values()):
+            return tuple(
+                Hyperparameter(name, "integer" if isinstance(default, int) else "continuous", low, high, default)
+                for name, (default, low, high) in table.items()
+            )
+    return None

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from config.algorithms import (
+    SAMPLE_ENTRY_POINT,
     AlgorithmConfig,
     ContainerAlgorithm,
     EntryPoint,
@@ -19,18 +20,20 @@ from config.algorithms import (
     PyVersion,
     ScriptAlgorithm,
     Version,
+    declared_hyperparameters,
     image_problems,
 )
 from config.model_sources import ImageReference
 from config.tuning import RangeConfig, TuningConfig
 from config.types import Problem, ShortName, StageFacts, StrictModel
-from model_code.contract import EVALUATION_METRICS_BY_NAME, HYPERPARAMETERS, METRICS, RAW_PREFIX
+from model_code.contract import EVALUATION_METRICS_BY_NAME, HYPERPARAMETERS, METRICS, RAW_PREFIX, Hyperparameter
 
-SAMPLE_ENTRY_POINT = "model_code/train.py"
 # Script-mode sources whose entry points here train on one instance only (no distributed backend).
 SINGLE_INSTANCE_FRAMEWORKS = ("sklearn", "xgboost", "chainer")
 # EventBridge schedule expressions: cron with six fields, or rate(1 unit) / rate(N units), N >= 1.
 SCHEDULE = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\))$")
+DEFAULT_EVALUATION = "model_code/evaluate.py"
+DEFAULT_EVALUATION_IMAGE = ("xgboost", "3.0-5", None)  # numpy, scikit-learn and XGBoost, Python 3
 MAX_RUNTIME_MINUTES = 28 * 24 * 60  # SageMaker's limit for a training job
 
 
@@ -89,11 +92,17 @@ class SplitConfig(StrictModel):
 class EvaluationConfig(StrictModel):
     """The evaluation on the test channel and the quality bar a model must pass to be registered."""
 
-    script: EntryPoint = Field(default="model_code/evaluate.py", description="Writes `evaluation.json`.")
-    framework: Literal["xgboost", "sklearn", "pytorch", "tensorflow"] = Field(
-        default="xgboost", description="The AWS framework image the script runs in."
+    script: EntryPoint = Field(
+        default=DEFAULT_EVALUATION,
+        description="Writes `evaluation.json`. The default loads the sample's and built-in XGBoost's models, and "
+        "script-mode models through their entry point's `model_fn` and `predict_proba`.",
     )
-    version: Version = Field(default="3.0-5", description="Its version.")
+    framework: Literal["xgboost", "sklearn", "pytorch", "tensorflow", "mxnet", "chainer"] | None = Field(
+        default=None,
+        description="The AWS framework image the script runs in; default: script mode's own framework image, "
+        "else xgboost 3.0-5.",
+    )
+    version: Version | None = Field(default=None, description="Its version (with `framework`).")
     python: PyVersion | None = Field(default=None, description="Its Python, where the image has several.")
     instance_type: JobInstanceType = Field(default="ml.m5.large", description="Processing instance type.")
     metric: str = Field(
@@ -107,7 +116,10 @@ class EvaluationConfig(StrictModel):
                 "metric",
                 f"{self.metric!r} is not written to evaluation.json; one of {sorted(EVALUATION_METRICS_BY_NAME)}",
             )
-        yield from image_problems("version", self.framework, self.version, self.python, stage, scope="processing")
+        if (self.framework is None) != (self.version is None):
+            yield "", "give framework and version together (or neither, for the default image)"
+        elif self.framework is not None and self.version is not None:
+            yield from image_problems("version", self.framework, self.version, self.python, stage, scope="processing")
 
 
 class TriggersConfig(StrictModel):
@@ -143,6 +155,24 @@ class PipelineConfig(StrictModel):
         default=("ml.m5.large",), min_length=1, description="Instance types the registered model may serve on."
     )
     triggers: TriggersConfig = Field(default_factory=TriggersConfig, description="Schedule and new-data start.")
+
+    @property
+    def evaluation_image(self) -> tuple[str, str, str | None]:
+        """The framework image (name, version, Python) the evaluation runs in."""
+        evaluation, algorithm = self.evaluation, self.algorithm
+        if evaluation.framework is not None and evaluation.version is not None:
+            return evaluation.framework, evaluation.version, evaluation.python
+        if isinstance(algorithm, ScriptAlgorithm):
+            return algorithm.framework, algorithm.version, algorithm.python
+        return DEFAULT_EVALUATION_IMAGE
+
+    @property
+    def evaluation_arguments(self) -> list[str]:
+        """The default evaluation loads a script-mode model through its entry point (the sample's it knows)."""
+        algorithm = self.algorithm
+        if self.evaluation.script != DEFAULT_EVALUATION or not isinstance(algorithm, ScriptAlgorithm):
+            return []
+        return [] if algorithm.entry_point == SAMPLE_ENTRY_POINT else ["--entry-point", algorithm.entry_point]
 
     @property
     def raw_prefix(self) -> str:
@@ -202,6 +232,7 @@ class PipelineConfig(StrictModel):
                 ),
             )
         sample = isinstance(algorithm, ScriptAlgorithm) and algorithm.entry_point == SAMPLE_ENTRY_POINT
+        declared = declared_hyperparameters(algorithm.entry_point) if isinstance(algorithm, ScriptAlgorithm) else None
         tuning = self.tuning
         if tuning is not None and tuning.ranges is None and not sample:
             yield (
@@ -218,18 +249,10 @@ class PipelineConfig(StrictModel):
             numeric = sorted(name for name, r in self.tuning_ranges.items() if r.type != "categorical")
             if numeric:
                 yield "tuning.ranges", f"Grid search takes categorical ranges only; {numeric} are numeric"
-        if tuning is not None and sample:
-            yield from _sample_range_problems(self.tuning_ranges)
-        if sample:
-            known = {h.name for h in HYPERPARAMETERS}
-            for name, value in self.hyperparameters.items():
-                if name not in known:
-                    yield f"hyperparameters.{name}", f"unknown to {SAMPLE_ENTRY_POINT}; known: {sorted(known)}"
-                else:
-                    try:
-                        next(h for h in HYPERPARAMETERS if h.name == name).parse(value)
-                    except ValueError as err:
-                        yield f"hyperparameters.{name}", str(err).removeprefix(f"{name}: ")
+        if declared is not None and isinstance(algorithm, ScriptAlgorithm):
+            yield from _hyperparameter_problems(self.hyperparameters, declared, algorithm.entry_point)
+            if tuning is not None:
+                yield from _range_problems(self.tuning_ranges, declared, algorithm.entry_point)
         stage_names, triggered = stage.names, self.triggers.schedule or self.triggers.on_new_data
         if stage_names is not None and triggered and len(stage_names.physical(self.name)) + len("-new-data") > 64:
             yield (
@@ -243,18 +266,39 @@ class PipelineConfig(StrictModel):
             yield from image_problems("split.engine", "spark", "3.5", "py312", stage, scope="processing")
 
 
-def _sample_range_problems(ranges: dict[str, RangeConfig]) -> Iterator[Problem]:
-    """The sample's tuning ranges must name its hyperparameters and stay within their bounds."""
-    known = {h.name: h for h in HYPERPARAMETERS}
-    for name, searched in ranges.items():
+def _hyperparameter_problems(
+    values: dict[str, HyperparameterValue], declared: tuple[Hyperparameter, ...], entry_point: str
+) -> Iterator[Problem]:
+    """Static hyperparameters must be ones the entry point declares, within their bounds."""
+    known = {h.name: h for h in declared}
+    for name, value in values.items():
         hyperparameter = known.get(name)
         if hyperparameter is None:
-            yield f"tuning.ranges.{name}", f"unknown to {SAMPLE_ENTRY_POINT}; known: {sorted(known)}"
+            yield f"hyperparameters.{name}", f"unknown to {entry_point}; known: {sorted(known)}"
+            continue
+        try:
+            hyperparameter.parse(value)
+        except ValueError as err:
+            yield f"hyperparameters.{name}", str(err).removeprefix(f"{name}: ")
+
+
+def _range_problems(
+    ranges: dict[str, RangeConfig], declared: tuple[Hyperparameter, ...], entry_point: str
+) -> Iterator[Problem]:
+    """Tuning ranges must name hyperparameters the entry point declares and stay within their bounds."""
+    known = {h.name: h for h in declared}
+    for name, searched in ranges.items():
+        hyperparameter, path = known.get(name), f"tuning.ranges.{name}"
+        if hyperparameter is None:
+            yield path, f"unknown to {entry_point}; known: {sorted(known)}"
+        elif searched.type == "categorical":
+            for value in searched.values:
+                try:
+                    hyperparameter.parse(value)
+                except ValueError as err:
+                    yield f"{path}.values", str(err).removeprefix(f"{name}: ")
         elif searched.type != hyperparameter.kind:
-            yield f"tuning.ranges.{name}", f"{name} is {hyperparameter.kind}; the range is {searched.type}"
+            yield path, f"{name} is {hyperparameter.kind}; the range is {searched.type}"
         elif searched.min is not None and searched.max is not None:
             if searched.min < hyperparameter.min or searched.max > hyperparameter.max:
-                yield (
-                    f"tuning.ranges.{name}",
-                    (f"{searched.min}..{searched.max} leaves the allowed range: {hyperparameter.allowed}"),
-                )
+                yield path, f"{searched.min}..{searched.max} leaves the allowed range: {hyperparameter.allowed}"

@@ -312,7 +312,7 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     # Evaluate on the test channel; the condition reads evaluation.json through a property file.
     report = PropertyFile(name="Evaluation", output_name="evaluation", path=EVALUATION_FILE)
     evaluation_uri = own_uri("evaluation", ExecutionVariables.PIPELINE_EXECUTION_ID)
-    evaluator = script_processor("evaluate", evaluation_type, 1, 2, evaluation.script, [])
+    evaluator = script_processor("evaluate", evaluation_type, 1, 2, evaluation.script, config.evaluation_arguments)
     evaluate = ProcessingStep(
         "Evaluate",
         step_args=evaluator.run(

@@ -134,9 +134,8 @@ class TrainingPipeline(Construct):
         }
         split = SPLIT_IMAGES[config.split.engine]
         variables["SplitImage"] = images.uri(*split, config.split.instance_type, scope="processing")
-        evaluation = config.evaluation
         variables["EvaluateImage"] = images.uri(
-            evaluation.framework, evaluation.version, evaluation.python, evaluation.instance_type, scope="processing"
+            *config.evaluation_image, config.evaluation.instance_type, scope="processing"
         )
         algorithm, train_type = config.algorithm, config.resources.instance_type
         serve_type = config.inference_instance_types[0]

@@ -403,3 +403,59 @@ def test_model_codes_metrics_bring_their_direction() -> None:
     assert pipeline.tuning is not None and pipeline.tuning.maximized is False  # a loss is minimized
     (pipeline,) = parse(with_tuning()).pipelines
     assert pipeline.tuning is not None and pipeline.tuning.maximized is True  # validation:auc
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            with_pipeline(DEV, algorithm=PYTORCH, hyperparameters={"lr": 0.1}, tuning=None),
+            r"^pipelines.0.hyperparameters.lr: unknown to model_code/frameworks/pytorch/train.py; "
+            r"known: \['epochs', 'learning_rate'\]$",
+            id="hyperparameter-the-script-does-not-declare",
+        ),
+        pytest.param(
+            with_pipeline(DEV, algorithm=PYTORCH, hyperparameters={"epochs": 0}, tuning=None),
+            r"^pipelines.0.hyperparameters.epochs: 0 is out of range; allowed: an integer from 1 to 10000$",
+            id="hyperparameter-outside-the-script's-bounds",
+        ),
+        pytest.param(
+            with_pipeline(
+                DEV,
+                algorithm=PYTORCH,
+                hyperparameters={},
+                tuning={"ranges": {"learning_rate": {"type": "continuous", "min": 0.01, "max": 5.0}}},
+            ),
+            r"^pipelines.0.tuning.ranges.learning_rate: 0.01..5.0 leaves the allowed range: a number from 1e-05 to 1$",
+            id="range-outside-the-script's-bounds",
+        ),
+        pytest.param(
+            with_pipeline(
+                DEV,
+                algorithm=SKLEARN | {"entry_point": "model_code/frameworks/sklearn/train.py"},
+                hyperparameters={},
+                tuning={
+                    "strategy": "Grid",
+                    "early_stopping": False,
+                    "ranges": {"C": {"type": "categorical", "values": ["1", "big"]}},
+                },
+            ),
+            r"^pipelines.0.tuning.ranges.C.values: 'big' is not a number; allowed: a number from 0.0001 to 10000$",
+            id="categorical-value-the-script-refuses",
+        ),
+    ],
+)
+def test_script_mode_hyperparameters_follow_the_entry_points_own_table(raw: dict[str, Any], expected: str) -> None:
+    """A framework entry point declares `HYPERPARAMETERS = {name: (default, min, max)}`: the stage file is
+    checked against it at synth, so that no job fails on an unknown or out-of-range value."""
+    assert_refused(raw, expected)
+
+
+def test_an_evaluation_image_needs_its_framework_and_version_together() -> None:
+    assert_refused(
+        with_pipeline(DEV, evaluation={"threshold": 0.9, "framework": "pytorch"}),
+        r"^pipelines.0.evaluation: give framework and version together \(or neither, for the default image\)$",
+    )
+    (pipeline,) = parse(DEV).pipelines
+    assert pipeline.evaluation_image == ("xgboost", "3.0-5", None)  # the sample's own framework image
+    assert pipeline.evaluation_arguments == []  # evaluate.py knows the sample's model

@@ -239,6 +239,10 @@ def test_each_algorithm_source(examples: dict[str, dict[str, Any]]) -> None:
     assert hyperparameters["sagemaker_submit_directory"] == json.dumps(
         f"/opt/ml/input/data/code/{bundle.rsplit('/', 1)[1]}"
     )
+    # The default evaluation runs in script mode's own image and loads the model through its entry point.
+    evaluate = steps(examples["pytorch"])["Evaluate"]["Arguments"]["AppSpecification"]
+    assert evaluate["ImageUri"] == f"763104351884.dkr.ecr.{REGION}.amazonaws.com/pytorch-training:2.6.0-cpu-py312"
+    assert evaluate["ContainerEntrypoint"][-2:] == ["--entry-point", "model_code/frameworks/pytorch/train.py"]
     # The spark split: spark-submit runs the script on AWS's Spark image.
     split = steps(examples["spark-split"])["Split"]["Arguments"]["AppSpecification"]
     assert split["ImageUri"].endswith("/sagemaker-spark-processing:3.5-cpu-py312")
@@ -255,7 +259,7 @@ def test_every_tuning_strategy_is_shown(examples: dict[str, dict[str, Any]]) -> 
     assert strategies["builtin-linear"] == ("Hyperband", "Off") and strategies["sklearn"] == ("Grid", "Off")
     ranges = steps(examples["pytorch"])["Tune"]["Arguments"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert ranges["ContinuousParameterRanges"] == [
-        {"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}
+        {"Name": "learning_rate", "MinValue": "0.0001", "MaxValue": "0.1", "ScalingType": "Logarithmic"}
     ]
     warm = steps(examples["pytorch"])["Tune"]["Arguments"]["WarmStartConfig"]
     assert warm == {
