@@ -5,17 +5,23 @@ Reads the model from /opt/ml/processing/model/model.tar.gz (the sample's xgboost
 metadata, or the built-in XGBoost algorithm's `xgboost-model`), the CSV files (header, `label`
 column) under /opt/ml/processing/test/, and writes /opt/ml/processing/evaluation/evaluation.json.
 Runs on Python >= 3.8 with numpy and xgboost >= 1.7 (the sagemaker-xgboost images): no pandas.
+
+With `--entry-point model_code/frameworks/<fw>/train.py` (run in that framework's image) the model
+is whatever that script saved: evaluate.py imports the script and calls its
+`model_fn(model_dir)` and `predict_proba(model, features)`; xgboost is then not needed.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -33,6 +39,8 @@ from model_code.contract import (
 )
 
 PROCESSING = Path("/opt/ml/processing")
+# What a framework entry point must define for --entry-point (see model_code/frameworks/*/train.py).
+ENTRY_POINT_FUNCTIONS = ("model_fn", "predict_proba")
 
 
 class EvaluationError(ValueError):
@@ -147,10 +155,89 @@ def metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     }
 
 
-def evaluate(model_path: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
-    model = load_model(model_path)
-    features, labels = load_test_set(test_dir, model.feature_names)
-    report = evaluation_report(metrics(labels, model.predict(features)), rows=len(labels))
+def load_entry_point(path: Path) -> ModuleType:
+    """The framework entry point at `path` (relative to the working directory) as a module."""
+    if not path.is_file():
+        raise EvaluationError(f"{path}: no such entry point (from the working directory {Path.cwd()})")
+    spec = importlib.util.spec_from_file_location(f"entry_point_{path.parent.name}", path)
+    if spec is None or spec.loader is None:
+        raise EvaluationError(f"{path}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the framework scripts import their framework inside functions only
+    missing = [name for name in ENTRY_POINT_FUNCTIONS if not callable(getattr(module, name, None))]
+    if missing:
+        raise EvaluationError(
+            f"{path}: defines no {' and no '.join(missing)}; an evaluated entry point needs "
+            "model_fn(model_dir) and predict_proba(model, features)"
+        )
+    return module
+
+
+def _unpack_all(archive: Path, into: Path) -> Path:
+    """Extract every file and folder of a model.tar.gz (links and paths leaving `into` refused)."""
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if Path(member.name).is_absolute() or ".." in parts or not (member.isfile() or member.isdir()):
+                    raise EvaluationError(f"{archive}: refusing to extract {member.name!r} (a link or outside path)")
+                target = into.joinpath(*parts) if parts else into
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                target.write_bytes(source.read() if source is not None else b"")
+    except (tarfile.TarError, OSError) as err:
+        raise EvaluationError(f"{archive}: not a readable model.tar.gz: {err}") from None
+    return into
+
+
+def _first_line(err: Exception) -> str:
+    """The exception's type and first message line (frameworks append long traces)."""
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+
+
+def entry_point_scores(script: ModuleType, model_path: Path, features: np.ndarray, name: str) -> np.ndarray:
+    """P(label 1) per row: the entry point's (`name`'s) model_fn on the unpacked artifact, then its predict_proba."""
+    if not model_path.exists():
+        raise EvaluationError(f"{model_path}: no model artifact there")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model_path if model_path.is_dir() else _unpack_all(model_path, Path(tmp))
+        try:
+            model = script.model_fn(str(folder))
+        except Exception as err:  # e.g. the artifact of another framework: its file is not there
+            held = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())[:10]
+            raise EvaluationError(
+                f"{name}: model_fn cannot load {model_path} (it holds {held}): {_first_line(err)}"
+            ) from None
+        try:
+            scores = np.asarray(script.predict_proba(model, features), dtype=np.float64)
+        except Exception as err:  # the framework's own error, e.g. on a width mismatch
+            raise EvaluationError(
+                f"{name}: predict_proba failed on the test data's {features.shape[1]} feature columns "
+                f"(was the model trained on as many?): {_first_line(err)}"
+            ) from None
+    if scores.shape not in ((len(features),), (len(features), 1)):
+        raise EvaluationError(
+            f"{name}: predict_proba returned shape {scores.shape}; expected one probability per row ({len(features)},)"
+        )
+    if not np.all((scores >= 0) & (scores <= 1)):  # also False for NaN
+        raise EvaluationError(f"{name}: predict_proba returned values outside [0, 1]: not probabilities")
+    return scores.reshape(-1)
+
+
+def evaluate(model_path: Path, test_dir: Path, output_dir: Path, entry_point: Path | None = None) -> dict[str, Any]:
+    """Score the model on the test set and write the report; `entry_point`: a framework script's model."""
+    if entry_point is None:
+        model = load_model(model_path)
+        features, labels = load_test_set(test_dir, model.feature_names)
+        scores = model.predict(features)
+    else:
+        script = load_entry_point(entry_point)
+        features, labels = load_test_set(test_dir, None)  # every column but the label, in file order
+        scores = entry_point_scores(script, model_path, features, name=str(entry_point))
+    report = evaluation_report(metrics(labels, scores), rows=len(labels))
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2))
     return report
@@ -161,9 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=PROCESSING / "model" / "model.tar.gz")
     parser.add_argument("--test", type=Path, default=PROCESSING / "test")
     parser.add_argument("--output", type=Path, default=PROCESSING / "evaluation")
+    parser.add_argument(
+        "--entry-point",
+        type=Path,
+        help="a framework script (model_code/frameworks/<fw>/train.py): its model_fn and predict_proba score the model",
+    )
     args = parser.parse_args(argv)
     try:
-        report = evaluate(args.model, args.test, args.output)
+        report = evaluate(args.model, args.test, args.output, args.entry_point)
     except EvaluationError as err:
         print(f"evaluation failed: {err}", file=sys.stderr)
         return 2

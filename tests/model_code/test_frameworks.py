@@ -81,7 +81,7 @@ def test_a_bad_sklearn_hyperparameter_fails_the_job_with_the_failure_file(channe
 @pytest.mark.parametrize("framework", sorted(TARGETS))
 def test_entry_point_is_self_contained_and_short(framework: str) -> None:
     source = (ROOT / FRAMEWORK_ENTRY_POINTS[framework]).read_text()
-    assert len(source.splitlines()) < 150
+    assert len(source.splitlines()) < 160
     tree = ast.parse(source)
     docstring = ast.get_docstring(tree) or ""
     assert "image" in docstring and re.search(r"\d+\.\d+", docstring), docstring

@@ -132,13 +132,20 @@ def main() -> None:
 
 
 def model_fn(model_dir: str) -> Any:
-    """The Chainer serving container has no default loader: it calls this."""
+    """Load main()'s layer, which outputs logits (the serving container and evaluate.py call this)."""
     import chainer
     import chainer.links as L
 
     model = L.Linear(None, 1)  # the input width comes from the saved weights
     chainer.serializers.load_npz(os.path.join(model_dir, "model.npz"), model)
     return model
+
+
+def predict_proba(model: Any, features: np.ndarray) -> np.ndarray:
+    """P(label 1) per row of `features` (the training columns in order, without the label)."""
+    import chainer.functions as F
+
+    return F.sigmoid(model(np.asarray(features, dtype=np.float32))).array.reshape(-1)
 
 
 if __name__ == "__main__":  # the serving container imports this module

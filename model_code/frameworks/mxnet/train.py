@@ -2,9 +2,9 @@
 
 Targets the AWS SageMaker MXNet image 1.9.0 (py38), the last one AWS released: MXNet is retired
 (Apache attic, 2023) and the image is no longer patched. Self-contained: stdlib, numpy and mxnet
-only. Exports model-symbol.json, model-0000.params and model-shapes.json to SM_MODEL_DIR, the
-files the serving container's default model_fn loads, and prints metrics as `name=value;` for the
-tuning job's metric definitions.
+only. Exports model-symbol.json, model-0000.params and model-shapes.json to SM_MODEL_DIR, which
+model_fn below loads (for the serving container and evaluate.py), and prints metrics as
+`name=value;` for the tuning job's metric definitions.
 """
 
 import json
@@ -137,6 +137,21 @@ def main() -> None:
     net.export(os.path.join(model_dir, "model"))  # model-symbol.json, model-0000.params
     with open(os.path.join(model_dir, "model-shapes.json"), "w") as handle:
         json.dump([{"name": "data", "shape": [1, train[0].shape[1]]}], handle)
+
+
+def model_fn(model_dir: str) -> Any:
+    """Load main()'s exported symbol and params as a Gluon block (serving container, evaluate.py)."""
+    import mxnet as mx
+
+    symbol, params = os.path.join(model_dir, "model-symbol.json"), os.path.join(model_dir, "model-0000.params")
+    return mx.gluon.SymbolBlock.imports(symbol, ["data"], params, ctx=mx.cpu())
+
+
+def predict_proba(model: Any, features: np.ndarray) -> np.ndarray:
+    """P(label 1) per row of `features` (the training columns in order, without the label)."""
+    import mxnet as mx
+
+    return model(mx.nd.array(features, dtype=np.float32)).asnumpy().reshape(-1)
 
 
 if __name__ == "__main__":

@@ -135,13 +135,21 @@ def main() -> None:
 
 
 def model_fn(model_dir: str) -> Any:
-    """The PyTorch serving container loads a state dict only through this."""
+    """Load main()'s state dict as a probability model (the serving container and evaluate.py call this)."""
     import torch
 
     state = torch.load(os.path.join(model_dir, "model.pth"), map_location="cpu")
     model = torch.nn.Linear(state["weight"].shape[1], 1)
     model.load_state_dict(state)
     return torch.nn.Sequential(model, torch.nn.Sigmoid()).eval()
+
+
+def predict_proba(model: Any, features: np.ndarray) -> np.ndarray:
+    """P(label 1) per row of `features` (the training columns in order, without the label)."""
+    import torch
+
+    with torch.no_grad():
+        return model(torch.from_numpy(np.asarray(features, dtype=np.float32))).numpy().reshape(-1)
 
 
 if __name__ == "__main__":  # the serving container imports this module

@@ -118,10 +118,15 @@ def main() -> None:
 
 
 def model_fn(model_dir: str) -> Any:
-    """The scikit-learn serving container has no default loader: it calls this."""
+    """Load main()'s pipeline (the serving container, which has no default loader, and evaluate.py)."""
     from joblib import load
 
     return load(os.path.join(model_dir, "model.joblib"))
+
+
+def predict_proba(model: Any, features: np.ndarray) -> np.ndarray:
+    """P(label 1) per row of `features` (the training columns in order, without the label)."""
+    return model.predict_proba(features)[:, 1]
 
 
 if __name__ == "__main__":  # the serving container imports this module

@@ -127,5 +127,17 @@ def main() -> None:
     model.export(os.path.join(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"), "1"))  # a SavedModel
 
 
+def model_fn(model_dir: str) -> Any:
+    """Load main()'s SavedModel from <model_dir>/1 (for evaluate.py; TensorFlow Serving loads it alone)."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(os.path.join(model_dir, "1"))
+
+
+def predict_proba(model: Any, features: np.ndarray) -> np.ndarray:
+    """P(label 1) per row of `features` (the training columns in order, without the label)."""
+    return model.serve(np.asarray(features, dtype=np.float32)).numpy().reshape(-1)  # Keras export's endpoint
+
+
 if __name__ == "__main__":
     main()
