@@ -34,7 +34,8 @@ RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline n
 
 class PipelineImages(Construct):
     """AWS's images by region, from the SageMaker SDK's tables: a literal URI when the stage names its
-    region, else a `Fn::FindInMap` on a mapping of every region that has the image, resolved at deploy.
+    region, else a `Fn::FindInMap` on a mapping of every region that has the image (one mapping per
+    image, `<Image>` -> region -> `Uri`), resolved at deploy.
 
     Props:
         region: the stage's region, or None for an environment-agnostic stage.
@@ -43,17 +44,19 @@ class PipelineImages(Construct):
     def __init__(self, scope: Construct, id: str, *, region: str | None) -> None:
         super().__init__(scope, id)
         self.region = region
-        self.mapping = CfnMapping(self, "ByRegion", lazy=True)
-        self._keys: set[str] = set()
+        self._uris: dict[str, str] = {}
 
     def uri(self, name: str, version: str, python: str | None, instance_type: str, *, scope: Scope) -> str:
         key = re.sub(r"[^A-Za-z0-9]", "", f"{name}-{version}-{python or ''}-{scope}-{_processor(instance_type)}")
-        if key not in self._keys:
+        if key not in self._uris:
             regions = (self.region,) if self.region else ()
-            for region, uri in image_uris(name, version, python, instance_type, scope=scope, regions=regions).items():
-                self.mapping.set_value(region, key, uri)
-            self._keys.add(key)
-        return self.mapping.find_in_map(self.region or Aws.REGION, key)
+            by_region = image_uris(name, version, python, instance_type, scope=scope, regions=regions)
+            if self.region:
+                self._uris[key] = by_region[self.region]
+            else:  # one construct call for every region (a value at a time costs a round trip each)
+                mapping = CfnMapping(self, key, mapping={r: {"Uri": u} for r, u in by_region.items()})
+                self._uris[key] = mapping.find_in_map(Aws.REGION, "Uri")
+        return self._uris[key]
 
 
 class TrainingPipeline(Construct):

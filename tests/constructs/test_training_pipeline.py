@@ -89,7 +89,7 @@ def test_a_fixed_region_gets_literal_image_uris_and_an_agnostic_stage_a_mapping_
     (mapping,) = template["Mappings"].values()
     assert len(mapping) == 25 == len(sagemaker_images.versions("chainer", "training")["5.0.0"].regions)
     assert mapping["eu-west-1"] == {
-        "chainer500py3traininggpu": "520713654638.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-chainer:5.0.0-gpu-py3"
+        "Uri": "520713654638.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-chainer:5.0.0-gpu-py3"
     }
 
 

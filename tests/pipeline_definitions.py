@@ -1,0 +1,53 @@
+"""Pipeline definitions in tests: their steps (the condition's branches included) and a step's
+Arguments made concrete, to validate them against botocore's SageMaker model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+# The SageMaker operation whose request each kind of step's Arguments are.
+OPERATIONS = {
+    "Processing": "CreateProcessingJob",
+    "Training": "CreateTrainingJob",
+    "Tuning": "CreateHyperParameterTuningJob",
+    "RegisterModel": "CreateModelPackage",
+}
+
+
+def steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for step in definition["Steps"]:
+        found[step["Name"]] = step
+        for nested in step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", []):
+            found[nested["Name"]] = nested
+    return found
+
+
+def invalid_steps(definition: dict[str, Any]) -> dict[str, str]:
+    """Each job or registration step whose Arguments botocore refuses, with botocore's report."""
+    model = get_session().get_service_model("sagemaker")
+    validator = ParamValidator()
+    problems = {}
+    for name, step in steps(definition).items():
+        if step["Type"] in OPERATIONS:
+            shape = model.operation_model(OPERATIONS[step["Type"]]).input_shape
+            report = validator.validate(concrete(step["Arguments"], shape), shape)
+            if report.has_errors():
+                problems[name] = report.generate_report()
+    return problems
+
+
+def concrete(value: Any, shape: Any) -> Any:
+    """`value` with pipeline expressions ({"Get": ...}, {"Std:Join": ...}) replaced by a value of the shape's type."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Get", "Std:Join", "Std:JsonGet"):
+        return {"string": "s3://bucket/key", "integer": 1, "float": 1.0, "boolean": True}.get(shape.type_name, "x")
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {k: concrete(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [concrete(v, shape.member) for v in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {k: concrete(v, shape.value) for k, v in value.items()}
+    return value
