@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import data_access_statements
@@ -33,7 +33,7 @@ GRANT_SERVICES = ("sagemaker", "ec2")
 def sagemaker_source_arn() -> str:
     """Any SageMaker resource of this account and region: the `aws:SourceArn` SageMaker sets when it
     assumes a role for a training, processing, tuning or transform job, a pipeline or an endpoint."""
-    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+    return f"arn:{pseudo.PARTITION}:sagemaker:{pseudo.REGION}:{pseudo.ACCOUNT_ID}:*"
 
 
 class SageMakerExecutionRole(Construct):
@@ -280,8 +280,8 @@ def job_creation_statements(
 
 
 def _regional(services: Sequence[str]) -> list[str]:
-    return [f"{service}.{Aws.REGION}.amazonaws.com" for service in services]
+    return [f"{service}.{pseudo.REGION}.amazonaws.com" for service in services]
 
 
 def _ec2_arn(kind: str, id: str) -> str:
-    return f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/{id}"
+    return f"arn:{pseudo.PARTITION}:ec2:{pseudo.REGION}:{pseudo.ACCOUNT_ID}:{kind}/{id}"

@@ -3,12 +3,11 @@ which is what endpoints serve."""
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.data_channels import JOBS_PREFIX, MODELS_PREFIX, PIPELINES_PREFIX, list_artifacts_statement
 from constructs.execution_role import key_use_statements, sagemaker_source_arn
@@ -40,7 +39,7 @@ class ModelPublisher(Construct):
         # Trusting the account delegates the choice to IAM: only principals whose own policy
         # allows sts:AssumeRole on this role (release managers, administrators) may assume it.
         self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
-            iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[iam.AccountPrincipal(Aws.ACCOUNT_ID)])
+            iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[iam.AccountPrincipal(pseudo.ACCOUNT_ID)])
         )
         self.policy = iam.ManagedPolicy(
             self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, CfnTag, Stack
+from aws_cdk import CfnTag, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
 from config.notebooks import NotebookConfig
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import data_access_statements
@@ -183,5 +183,5 @@ class Notebook(Construct):
             additional_code_repositories=[r.attr_code_repository_name for r in repositories_cfn[1:]] or None,
             tags=[CfnTag(key="Owner", value=config.owner)],
         )
-        self.url = f"https://{self.instance_name}.notebook.{Aws.REGION}.sagemaker.aws/lab"
-        self.console_url = f"https://console.aws.amazon.com/sagemaker/home?region={Aws.REGION}#/notebook-instances/{self.instance_name}"
+        self.url = f"https://{self.instance_name}.notebook.{pseudo.REGION}.sagemaker.aws/lab"
+        self.console_url = f"https://console.aws.amazon.com/sagemaker/home?region={pseudo.REGION}#/notebook-instances/{self.instance_name}"

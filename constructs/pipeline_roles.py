@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import PIPELINES_PREFIX
@@ -217,7 +217,7 @@ class PipelineRoles(Construct):
                     sid="DecryptThroughS3",
                     actions=["kms:Decrypt"],
                     resources=[key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": [f"s3.{Aws.REGION}.amazonaws.com"]}},
+                    conditions={"StringEquals": {"kms:ViaService": [f"s3.{pseudo.REGION}.amazonaws.com"]}},
                 ),
             ],
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
-from constructs import Construct
+from constructs import Construct, pseudo
 
 
 class PlatformKey(Construct):
@@ -37,11 +37,11 @@ class PlatformKey(Construct):
         # account's groups. Logs names the group in the encryption context of every data-key call;
         # Describe* calls carry no context, so a Describe* grant under this condition could never
         # apply and is left out. The context value is a string (StringLike, not ArnLike).
-        log_groups_of_this_account = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+        log_groups_of_this_account = f"arn:{pseudo.PARTITION}:logs:{pseudo.REGION}:{pseudo.ACCOUNT_ID}:log-group:*"
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",
-                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                principals=[iam.ServicePrincipal(f"logs.{pseudo.REGION}.amazonaws.com")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
@@ -54,6 +54,6 @@ class PlatformKey(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID}},
             )
         )

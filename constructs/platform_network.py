@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from aws_cdk import Aws, CfnResource, RemovalPolicy, Stack
+from aws_cdk import CfnResource, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 
 from config.network import ExistingVpc, NewVpc
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.acknowledge import COMPLIANCE_PACKS, acknowledge
 from naming import pascal
 
@@ -79,7 +79,7 @@ def own_account_statement() -> iam.PolicyStatement:
         principals=[iam.AnyPrincipal()],
         actions=["*"],
         resources=["*"],
-        conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+        conditions={"StringEquals": {"aws:PrincipalAccount": pseudo.ACCOUNT_ID}},
     )
 
 
@@ -94,8 +94,8 @@ def s3_endpoint_statements(bucket_arns: Sequence[str], *, code_bucket: str | Non
             sid="ReadCodeBundles",
             principals=[iam.AnyPrincipal()],
             actions=["s3:GetObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::{code_bucket}/*"],
-            conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+            resources=[f"arn:{pseudo.PARTITION}:s3:::{code_bucket}/*"],
+            conditions={"StringEquals": {"aws:PrincipalAccount": pseudo.ACCOUNT_ID}},
         )
     ]
     return [
@@ -104,13 +104,13 @@ def s3_endpoint_statements(bucket_arns: Sequence[str], *, code_bucket: str | Non
             principals=[iam.AnyPrincipal()],
             actions=S3_OBJECT_ACTIONS,
             resources=[arn for bucket in bucket_arns for arn in (bucket, f"{bucket}/*")],
-            conditions={"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}},
+            conditions={"StringEquals": {"aws:PrincipalAccount": pseudo.ACCOUNT_ID}},
         ),
         iam.PolicyStatement(
             sid="EcrImageLayers",
             principals=[iam.AnyPrincipal()],
             actions=["s3:GetObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::prod-{Aws.REGION}-starport-layer-bucket/*"],
+            resources=[f"arn:{pseudo.PARTITION}:s3:::prod-{pseudo.REGION}-starport-layer-bucket/*"],
         ),
         *(code if code_bucket else []),
     ]
@@ -260,7 +260,7 @@ class PlatformNetwork(Construct):
             self,
             "S3PrefixListRole",
             assumed_by=iam.ServicePrincipal(
-                "lambda.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+                "lambda.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID}}
             ),
             description="Looks up the id of S3's prefix list when the network stack deploys",
         )
@@ -357,7 +357,7 @@ class PlatformNetwork(Construct):
             "FlowLogRole",
             assumed_by=iam.ServicePrincipal(
                 "vpc-flow-logs.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID}},
             ),
             description="Lets VPC flow logs write to the platform's flow log group",
         )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from constructs import Construct
+from constructs import Construct, pseudo
 
 
 def service_role(
@@ -16,7 +15,7 @@ def service_role(
     `source_arn` (a pattern) narrows it further to the resources the service acts for; pass it only
     where the service sets `aws:SourceArn` on every AssumeRole for this role, since `ArnLike` on a
     missing key refuses the request."""
-    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID}}
     if source_arn is not None:
         conditions["ArnLike"] = {"aws:SourceArn": source_arn}
     return iam.Role(

@@ -9,10 +9,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from aws_cdk import Aws, DefaultStackSynthesizer
+from aws_cdk import DefaultStackSynthesizer
 from aws_cdk import aws_s3_assets as s3_assets
 
-from constructs import Construct
+from constructs import Construct, pseudo
 from naming import pascal
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def sourcedir_tarball(folder: str) -> bytes:
 def code_bundles_bucket() -> str:
     """The bucket the bundles are uploaded to: the CDK bootstrap's asset bucket of the account and
     region (the default qualifier; cdk.json sets no other)."""
-    return f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{pseudo.ACCOUNT_ID}-{pseudo.REGION}"
 
 
 class SourceBundle(Construct):

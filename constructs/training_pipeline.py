@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
-from aws_cdk import Aws, CfnMapping, Fn, Stack
+from aws_cdk import CfnMapping, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
@@ -19,7 +19,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from config.algorithms import BuiltinAlgorithm, ContainerAlgorithm, ScriptAlgorithm
 from config.model_sources import ImageReference
 from config.pipelines import PipelineConfig
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.pipeline_definition import cached_build
 from constructs.pipeline_roles import PipelineRoles
 from constructs.pipeline_sdk import JobNames, check_size, render
@@ -55,7 +55,7 @@ class PipelineImages(Construct):
                 self._uris[key] = by_region[self.region]
             else:  # one construct call for every region (a value at a time costs a round trip each)
                 mapping = CfnMapping(self, key, mapping={r: {"Uri": u} for r, u in by_region.items()})
-                self._uris[key] = mapping.find_in_map(Aws.REGION, "Uri")
+                self._uris[key] = mapping.find_in_map(pseudo.REGION, "Uri")
         return self._uris[key]
 
 
@@ -212,7 +212,7 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal(
                 "events.amazonaws.com",
                 conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID},
                     "ArnEquals": {
                         "aws:SourceArn": [
                             stack.format_arn(service="events", resource="rule", resource_name=n) for n in wanted

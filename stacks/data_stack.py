@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Aws, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from config import StageConfig
-from constructs import Construct
+from constructs import Construct, pseudo
 from constructs.container_repository import ContainerRepository
 from constructs.data_channels import DATA_CAPTURE_PREFIX, DataChannels, artifacts_boundaries
 from constructs.execution_role import SageMakerExecutionRole
@@ -132,7 +132,7 @@ class DataStack(Stack):
         ).role
 
         def roles_of(stack_id: str) -> str:
-            return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{names.role_path(stack_id)}*"
+            return f"arn:{pseudo.PARTITION}:iam::{pseudo.ACCOUNT_ID}:role{names.role_path(stack_id)}*"
 
         for statement in artifacts_boundaries(
             self.artifacts,
