@@ -255,14 +255,7 @@ def job_creation_statements(
     def jobs(*kinds: str) -> list[str]:
         return [stack.format_arn(service="sagemaker", resource=k, resource_name=f"{job_name_prefix}-*") for k in kinds]
 
-    inside_the_platform = {
-        "ForAllValues:StringEquals": {
-            "sagemaker:VpcSubnets": [s.subnet_id for s in subnets],
-            "sagemaker:VpcSecurityGroupIds": [security_group.security_group_id],
-        },
-        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-        "ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn},
-    }
+    inside_the_platform = platform_job_conditions(subnets, security_group, key)
     return [
         iam.PolicyStatement(
             sid="CreateIsolatedTrainingJobs",
@@ -277,6 +270,22 @@ def job_creation_statements(
             conditions=inside_the_platform,
         ),
     ]
+
+
+def platform_job_conditions(
+    subnets: Sequence[ec2.ISubnet], security_group: ec2.ISecurityGroup, key: kms.IKey
+) -> dict[str, dict[str, object]]:
+    """The conditions of a job created inside the platform: only the platform's subnets and security
+    group, which the request must name (`ForAllValues` alone also matches a request without
+    VpcConfig, which would run in SageMaker's network), and the platform key for volumes and output."""
+    return {
+        "ForAllValues:StringEquals": {
+            "sagemaker:VpcSubnets": [s.subnet_id for s in subnets],
+            "sagemaker:VpcSecurityGroupIds": [security_group.security_group_id],
+        },
+        "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
+        "ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn},
+    }
 
 
 def _regional(services: Sequence[str]) -> list[str]:

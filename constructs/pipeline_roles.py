@@ -23,6 +23,7 @@ from constructs.execution_role import (
     key_use_statements,
     log_statements,
     metric_statement,
+    platform_job_conditions,
     sagemaker_source_arn,
     vpc_attachment_statements,
 )
@@ -151,13 +152,7 @@ class PipelineRoles(Construct):
         kinds = ("training-job", "processing-job", "hyper-parameter-tuning-job")
         jobs = {k: stack.format_arn(service="sagemaker", resource=k, resource_name=job_names.pattern(k)) for k in kinds}
         inside_the_platform = {
-            "ForAllValues:StringEquals": {
-                "sagemaker:VpcSubnets": [s.subnet_id for s in subnets],
-                "sagemaker:VpcSecurityGroupIds": [security_group.security_group_id],
-            },
-            # ForAllValues alone also matches a request without VpcConfig (SageMaker's own network).
-            "Null": {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"},
-            "ArnEquals": {"sagemaker:VolumeKmsKey": key.key_arn, "sagemaker:OutputKmsKey": key.key_arn},
+            **platform_job_conditions(subnets, security_group, key),
             "Bool": {"sagemaker:NetworkIsolation": "true", "sagemaker:InterContainerTrafficEncryption": "true"},
         }
         model_packages = model_package_group_arn.replace(":model-package-group/", ":model-package/") + "/*"
