@@ -2,7 +2,8 @@
 `make deploy` (ops/deploy.py: platform stacks, the endpoint's image, its model trained through the
 SageMaker training toolkit and uploaded, then the endpoints stack), then run the model lifecycle
 against it: split into channels (uploaded to the channel URIs the stack publishes), a short tune,
-and the endpoint's model served and invoked through boto3."""
+the endpoint's model served and invoked through boto3, and the sample training pipeline, as deployed,
+run step by step on this machine (local_aws/pipeline.py) until it registers a model package."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from config import StageConfig, load_stage
 from config.model_sources import ArtifactModel
 from local_aws.deploy import ManifestPublisher, bootstrap, client, ordered_deploy, ssm_parameters, stack_outputs
 from local_aws.moto_server import LocalAws, moto_server
+from local_aws.pipeline import registered_package
+from local_aws.pipeline import run as run_pipeline
 from model_code.contract import CHANNELS, OBJECTIVE
 from model_code.data import write_sample_dataset
 from model_code.lifecycle import labelled_rows, runtime_client
@@ -55,6 +58,8 @@ def main() -> int:
             print(f"  {name:<52} {value}")
         describe_endpoint(aws)
         lifecycle(aws, outputs, work, config)
+        if not train_with_the_pipeline(aws, outputs, work, config):
+            return 1
     print(f"\nDone in {time.monotonic() - started:.0f} s; the local AWS and the server are stopped.")
     return 0
 
@@ -105,6 +110,30 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
     print(f"\n== Serve endpoint {endpoint.name}'s model ({uri}) on SageMaker's container contract")
     print("   and invoke it with boto3")
     serve_and_invoke(artifact, work, outputs[f"{entry_id('Endpoint', endpoint.name)}Name"])
+
+
+def train_with_the_pipeline(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageConfig) -> bool:
+    """The dev stage's sample pipeline, as deployed, run on this machine against the local AWS: the raw
+    sample under its input prefix, then split -> train -> tune -> evaluate -> condition -> register."""
+    entry = config.pipelines[0]
+    print(f"\n== Run pipeline {entry.name} as deployed (python -m local_aws.pipeline run --pipeline {entry.name})")
+    client(aws, "s3").upload_file(str(work / "raw.csv"), outputs["DataBucketName"], f"{entry.raw_prefix}raw.csv")
+    print(f"  uploaded the sample to s3://{outputs['DataBucketName']}/{entry.raw_prefix}raw.csv")
+    execution = run_pipeline(
+        aws,
+        stage=STAGE,
+        pipeline=entry.name,
+        assembly=work / "deploy" / "cdk.out",
+        overrides={},
+        workdir=work / "pipeline",
+        say=lambda line: print(f"  {line}"),
+    )
+    print("  " + execution.table().replace("\n", "\n  "))
+    package = registered_package(execution)
+    print(f"  execution {execution.status}" + (f": {execution.failure}" if execution.failure else ""))
+    if package:
+        print(f"  registered model package: {package}")
+    return execution.status == "Succeeded"
 
 
 def serve_and_invoke(artifact: Path, work: Path, endpoint_name: str) -> None:

@@ -17,6 +17,7 @@ import argparse
 import csv
 import importlib.util
 import json
+import os
 import sys
 import tarfile
 import tempfile
@@ -38,7 +39,8 @@ from model_code.contract import (
     evaluation_report,
 )
 
-PROCESSING = Path("/opt/ml/processing")
+# SageMaker mounts the job under /opt/ml/processing; a local run points SM_PROCESSING_BASE_DIR elsewhere.
+PROCESSING = Path(os.environ.get("SM_PROCESSING_BASE_DIR", "/opt/ml/processing"))
 # What a framework entry point must define for --entry-point (see model_code/frameworks/*/train.py).
 ENTRY_POINT_FUNCTIONS = ("model_fn", "predict_proba")
 
