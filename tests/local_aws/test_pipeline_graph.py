@@ -227,7 +227,7 @@ def test_independent_steps_overlap_and_a_dependent_waits_for_what_it_reads_and_d
             "Last",
             arguments={"Input": {"Get": "Steps.A.ProcessingOutputConfig.Outputs['out'].S3Output.S3Uri"}},
             DependsOn=["B"],
-        ),  # fmt: skip
+        ),
         processing("A", {"out": "s3://a/out"}),
         processing("B"),
     )
@@ -379,7 +379,7 @@ def test_each_step_gets_a_fresh_folder_and_its_log_lines_reach_on_event(tmp_path
     assert ("A", "Executing", "hello from A") in events and ("B", "Succeeded", "") in events
 
 
-# Bad inputs: each stops before any runner is called --------------------------------------------------------------------
+# Bad inputs: each stops before any runner is called -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -406,7 +406,8 @@ def test_each_step_gets_a_fresh_folder_and_its_log_lines_reach_on_event(tmp_path
                 {"Name": "Evaluate", "Type": "Processing", "Arguments": {"M": {"Get": "Steps.Train.ModelArtefacts"}}},
             ),
             {},
-            """step Evaluate: {"Get": "Steps.Train.ModelArtefacts"}: Training step 'Train' has no property 'ModelArtefacts'""",
+            """step Evaluate: {"Get": "Steps.Train.ModelArtefacts"}: """
+            "Training step 'Train' has no property 'ModelArtefacts'",
         ),
         (
             definition(
@@ -430,7 +431,8 @@ def test_each_step_gets_a_fresh_folder_and_its_log_lines_reach_on_event(tmp_path
                 },
             ),
             {},
-            """step Check: {"Get": "Steps.Evaluate.PropertyFiles.Evaluation"}: step 'Evaluate' declares no property file 'Evaluation'""",
+            """step Check: {"Get": "Steps.Evaluate.PropertyFiles.Evaluation"}: """
+            "step 'Evaluate' declares no property file 'Evaluation'",
         ),
         (
             definition(
