@@ -199,12 +199,12 @@ def read_path(value: Any, tokens: list[str | int], path: str) -> Any:
             items = list(value.values()) if isinstance(value, dict) else value
             if not isinstance(items, list) or token >= len(items):
                 size = len(items) if isinstance(items, list) else "not a list"
-                raise LookupError(f"{path}: no item [{token}] at {where} ({size})")
+                raise LookupError(f"no item [{token}] at {where} of {path!r} ({size})")
             value = items[token]
         else:
             if not isinstance(value, dict) or token not in value:
                 keys = ", ".join(map(str, value)) if isinstance(value, dict) else f"a {type(value).__name__}"
-                raise LookupError(f"{path}: no {token!r} at {where} (has {keys or 'nothing'})")
+                raise LookupError(f"no {token!r} at {where} of {path!r} (has {keys or 'nothing'})")
             value = value[token]
     return value
 
@@ -254,7 +254,7 @@ def _get(reference: str, scope: Scope) -> Any:
         try:
             return read_path(result.properties, tokens, path)
         except LookupError as exc:
-            raise ExpressionError(f"step {name!r}'s properties: {exc}") from None
+            raise ExpressionError(f"the result of step {name}: {exc}") from None
     raise ExpressionError(f"{reference!r} is not Parameters.*, Execution.* or Steps.*")
 
 
@@ -585,7 +585,10 @@ class Execution:
     steps: list[StepRecord]
 
     def step(self, name: str) -> StepRecord:
-        return next(record for record in self.steps if record.name == name)
+        for record in self.steps:
+            if record.name == name:
+                return record
+        raise KeyError(f"no step named {name!r} in execution {self.execution_id}")
 
     def table(self) -> str:
         """The steps as `aws sagemaker list-pipeline-execution-steps` shows them, with what each produced or why not."""
@@ -705,7 +708,7 @@ def execute(
         except NotRunLocally as exc:
             return "NotRunLocally", str(exc) or f"{kind} steps cannot run here", None
         except ExpressionError as exc:
-            return "Failed", f"step {name}: {exc}", None
+            return "Failed", str(exc), None
         except Exception as exc:  # a runner's failure fails its step, as a job failure does in SageMaker
             return "Failed", str(exc) or type(exc).__name__, None
 

@@ -300,6 +300,33 @@ def test_a_condition_that_fails_reports_the_fail_steps_message(tmp_path: Path) -
     assert "auc 0.93 < 0.95" in execution.table()
 
 
+def test_a_step_that_needs_a_step_of_the_branch_not_taken_is_skipped_too(tmp_path: Path) -> None:
+    calls: Calls = []
+    spec = definition(
+        {
+            "Name": "Check",
+            "Type": "Condition",
+            "Arguments": {
+                "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Parameters.Go"}, "RightValue": True}],
+                "IfSteps": [processing("Publish")],
+                "ElseSteps": [],
+            },
+        },
+        processing("After", DependsOn=["Publish"]),
+        params=[{"Name": "Go", "Type": "Boolean", "DefaultValue": False}],
+    )
+    execution = run(spec, tmp_path, runners_for(calls))
+    assert execution.status == "Succeeded", execution.table()
+    assert [(s.name, s.status) for s in execution.steps] == [
+        ("Check", "Succeeded"),
+        ("Publish", "Skipped"),
+        ("After", "Skipped"),
+    ]
+    assert calls == []
+    assert run(spec, tmp_path / "go", runners_for(calls), overrides={"Go": "true"}).status == "Succeeded"
+    assert [name for name, *_ in calls] == ["Publish", "After"]
+
+
 def chain() -> dict[str, Any]:
     """Train (no runner given in some tests) <- Tune (reads it) <- Register (DependsOn Tune); Other is independent."""
     return definition(
@@ -360,6 +387,19 @@ def test_a_runner_that_raises_fails_its_step_and_the_execution(tmp_path: Path) -
         ("Register", "NotStarted"),
         ("Other", "NotStarted"),  # nothing new starts once a step failed
     ]
+
+
+def test_a_property_the_runner_did_not_fill_fails_the_step_that_reads_it(tmp_path: Path) -> None:
+    def empty(step: dict[str, Any], context: StepContext) -> StepResult:
+        return StepResult(properties={"ProcessingJobName": "a-job"})
+
+    spec = definition(processing("A"), processing("B", arguments={"X": {"Get": "Steps.A.ProcessingOutputConfig"}}))
+    execution = run(spec, tmp_path, {"Processing": empty})
+    assert execution.status == "Failed"
+    assert execution.failure_message == (
+        """step B failed: {"Get": "Steps.A.ProcessingOutputConfig"}: the result of step A: """
+        "no 'ProcessingOutputConfig' at the top of 'ProcessingOutputConfig' (has ProcessingJobName)"
+    )
 
 
 def test_each_step_gets_a_fresh_folder_and_its_log_lines_reach_on_event(tmp_path: Path) -> None:
