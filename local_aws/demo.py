@@ -130,7 +130,7 @@ def train_with_the_pipeline(aws: LocalAws, outputs: dict[str, str], work: Path, 
     )
     print("  " + execution.table().replace("\n", "\n  "))
     package = registered_package(execution)
-    print(f"  execution {execution.status}" + (f": {execution.failure}" if execution.failure else ""))
+    print(f"  execution {execution.status}" + (f": {execution.failure_message}" if execution.failure_message else ""))
     if package:
         print(f"  registered model package: {package}")
     return execution.status == "Succeeded"

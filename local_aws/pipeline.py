@@ -155,6 +155,8 @@ def run(
     validate(definition)
     values = parameters(definition, overrides)
     execution_id = f"local-{uuid.uuid4().hex[:8]}"
+    account = client(aws, "sts").get_caller_identity()["Account"]
+    arn = f"arn:aws:sagemaker:{REGION}:{account}:pipeline/{names.physical(pipeline)}/execution/{execution_id}"
     say(f"Execution {execution_id} of {names.physical(pipeline)}; parameters:")
     for name, value in values.items():
         say(f"  {name} = {value}")
@@ -170,6 +172,7 @@ def run(
         execution_id=execution_id,
         workdir=workdir,
         on_event=progress,
+        execution_arn=arn,
     )
 
 
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print()
     print(execution.table())
-    print(f"\nexecution {execution.status}" + (f": {execution.failure}" if execution.failure else ""))
+    print(f"\nexecution {execution.status}" + (f": {execution.failure_message}" if execution.failure_message else ""))
     package = registered_package(execution)
     if package:
         print(f"model package: {package}")
