@@ -92,10 +92,10 @@ def run(aws: LocalAws, uploaded: None, tmp_path_factory: pytest.TempPathFactory)
     return run_step
 
 
-def resolved(step: dict[str, Any]) -> dict[str, Any]:
+def resolved(step: dict[str, Any], execution: str = EXECUTION) -> dict[str, Any]:
     """The step with its Arguments' expressions evaluated, as the executor hands it to a runner."""
     gets = {
-        "Execution.PipelineExecutionId": EXECUTION,
+        "Execution.PipelineExecutionId": execution,
         "Steps.Tune.TrainingJobSummaries[0].TrainingJobName": TRAINED_JOB,
         **{
             f"Steps.Split.ProcessingOutputConfig.Outputs['{c}'].S3Output.S3Uri": f"s3://{DATA}/{c}/sample/{EXECUTION}"
@@ -136,14 +136,15 @@ def model_files(aws: LocalAws, uri: str) -> list[str]:
 
 
 def test_split_writes_the_channels_of_the_execution(aws: LocalAws, definition: dict[str, Any], run: Any) -> None:
-    step = resolved(steps(definition)["Split"])
+    # Outputs of another execution than the channels uploaded for the other steps.
+    step = resolved(steps(definition)["Split"], execution="local-split")
     result = run(step)
     outputs = result.properties["ProcessingOutputConfig"]["Outputs"]
     assert list(outputs) == ["train", "validation", "test"]
     assert result.properties["ProcessingJobName"].startswith(f"smplat-dev-{EXECUTION}-")
     for channel in CHANNELS:
         bucket, _, prefix = outputs[channel]["S3Output"]["S3Uri"].removeprefix("s3://").partition("/")
-        assert prefix == f"{channel}/sample/{EXECUTION}"
+        assert prefix == f"{channel}/sample/local-split"
         assert client(aws, "s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] >= 1
 
 
@@ -223,9 +224,11 @@ def test_register_creates_a_pending_package_with_the_evaluation(
     ("algorithm", "reason"),
     [
         ({"TrainingImage": LINEAR_LEARNER, "TrainingInputMode": "File"}, f"needs image {LINEAR_LEARNER}"),
+        # The built-in XGBoost algorithm: the framework's image without a script (no sagemaker_program).
+        ({"TrainingImage": XGBOOST, "TrainingInputMode": "File"}, f"needs image {XGBOOST}"),
         ({"AlgorithmName": MARKETPLACE, "TrainingInputMode": "File"}, f"needs algorithm {MARKETPLACE}"),
     ],
-    ids=["builtin", "marketplace"],
+    ids=["builtin", "builtin-xgboost", "marketplace"],
 )
 def test_builtin_and_marketplace_algorithms_do_not_run_locally(
     definition: dict[str, Any], run: Any, algorithm: dict[str, str], reason: str
