@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -78,7 +79,10 @@ class _Resolver:
         self.iam = client(aws, "iam")
         self.template = template
         resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
-        self.physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+        # The local AWS lists the resource types it does not model (the pipeline itself) without IDs.
+        self.physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if "LogicalResourceId" in r
+        }
         pages = cloudformation.get_paginator("list_exports").paginate()
         self.exports = {e["Name"]: e["Value"] for page in pages for e in page["Exports"]}
         account = client(aws, "sts").get_caller_identity()["Account"]
@@ -161,8 +165,23 @@ def run(
     for name, value in values.items():
         say(f"  {name} = {value}")
 
+    # A line per step and status; what a running step prints goes to its log file.
+    logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    last: dict[str, str] = {}
+    lock = threading.Lock()
+
     def progress(step: str, status: str, message: str) -> None:
-        say(f"  {step:<24} {status:<14} {message}".rstrip())
+        with lock:
+            log = logs / f"{re.sub(r'[^A-Za-z0-9._-]', '_', step)}.log"
+            if status == "Executing" and message:
+                with log.open("a") as out:
+                    out.write(message + "\n")
+            if last.get(step) == status:
+                return
+            last[step] = status
+            detail = f"log {log}" if status == "Executing" else message
+            say(f"  {step:<24} {status:<14} {detail}".rstrip())
 
     return execute(
         definition,

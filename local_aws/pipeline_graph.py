@@ -10,36 +10,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-# Shared types (the contract between the executor and the step runners) -----------------------------------------------
+# The contract between the executor and the step runners lives in pipeline_types (re-exported here).
+from local_aws.pipeline_types import (
+    DefinitionError,
+    NotRunLocally,
+    StepContext,
+    StepResult,
+    StepRunner,
+)
 
-
-class DefinitionError(ValueError):
-    """Bad input found before any step runs; the message names the step and the expression."""
-
-
-class NotRunLocally(Exception):
-    """A step this machine cannot run; str(exc) is the reason, e.g. "needs image 1234...ecr.../linear-learner:1"."""
-
-
-@dataclass
-class StepResult:
-    properties: dict[str, Any]
-    property_files: dict[str, Any] = field(default_factory=dict)
-    produced: str = ""
-
-
-@dataclass(frozen=True)
-class StepContext:
-    execution_id: str
-    pipeline_name: str
-    workdir: Path
-    log: Callable[[str], None]
-
-
-class StepRunner(Protocol):
-    def __call__(self, step: dict[str, Any], context: StepContext) -> StepResult: ...
+__all__ = ["DefinitionError", "NotRunLocally", "StepContext", "StepResult", "StepRunner"]
 
 
 # Step types and what `Steps.<name>.<path>` may read from each -------------------------------------------------------
