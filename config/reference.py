@@ -59,8 +59,12 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
             continue
         item_model = _list_of_models(annotation)
         if item_model is not None:
-            items = field.get_default(call_default_factory=True) or ()
-            default = "`[" + ", ".join(str(i.model_dump(exclude_defaults=True)) for i in items) + "]`"
+            items = () if field.is_required() else field.get_default(call_default_factory=True) or ()
+            default = (
+                ""
+                if field.is_required()
+                else "`[" + ", ".join(str(i.model_dump(exclude_defaults=True)) for i in items) + "]`"
+            )
             rows.append(f"| `{path}` | list of mappings | {default} | {field.description} |")
             rows += _rows(item_model, f"{path}[].")
             continue

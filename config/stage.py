@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from config.data import DataConfig
 from config.endpoints import EndpointConfig
+from config.labeling import LabelingConfig
 from config.network import NetworkConfig
 from config.notebooks import NotebookConfig
 from config.pipelines import PipelineConfig
@@ -48,6 +49,9 @@ class StageConfig(StrictModel):
     )
     pipelines: tuple[PipelineConfig, ...] = Field(
         default=(), description="Training pipelines, one per entry (see `pipelines[]` below)."
+    )
+    labeling: LabelingConfig | None = Field(
+        default=None, description="Ground Truth labeling: the private workforce and its work teams (optional)."
     )
 
     @property

@@ -11,8 +11,8 @@ from constructs import Construct, pseudo
 
 class PlatformKey(Construct):
     """The platform's customer-managed KMS key: symmetric, rotated yearly, a 30-day deletion window;
-    usable by CloudWatch Logs of this account and region, and by CloudWatch alarms of this account
-    publishing to the topics it encrypts.
+    usable by CloudWatch Logs of this account and region, and by CloudWatch alarms and SageMaker (Ground
+    Truth's work team notifications) of this account publishing to the topics it encrypts.
 
     Props:
         alias: `alias/<project>-<stage>`.
@@ -45,6 +45,17 @@ class PlatformKey(Construct):
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_of_this_account}},
+            )
+        )
+        # Ground Truth publishes new-task notifications to the work teams' encrypted topics only if
+        # SageMaker may use the topic's key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSageMakerNotificationsOfThisAccount",
+                principals=[iam.ServicePrincipal("sagemaker.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID}},
             )
         )
         # An alarm can publish to an encrypted SNS topic only if CloudWatch may use the topic's key.

@@ -21,6 +21,9 @@ TRAIN, VALIDATION, TEST = CHANNELS
 # Other prefixes of the data bucket: data before the split, and data that still needs labels.
 RAW_PREFIX = "raw"
 LABELING_PREFIX = "labeling"
+# Under it: the input manifests of labeling jobs, and what Ground Truth writes (one folder per job).
+LABELING_MANIFESTS_PREFIX = f"{LABELING_PREFIX}/manifests"
+LABELING_OUTPUT_PREFIX = f"{LABELING_PREFIX}/output"
 
 # Datasets are CSV with a header row; the label is the column with this name (0 or 1).
 LABEL_COLUMN = "label"

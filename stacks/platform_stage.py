@@ -9,6 +9,7 @@ from constructs import Construct
 from naming import StageNames
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
+from stacks.labeling_stack import LabelingStack
 from stacks.network_stack import NetworkStack
 from stacks.notebook_stack import NotebookStack
 from stacks.pipeline_stack import PipelineStack
@@ -49,6 +50,7 @@ class PlatformStage(cdk.Stage):
             "Notebooks": (NotebookStack, bool(config.notebooks)),
             "Endpoints": (EndpointStack, bool(config.endpoints)),
             "Pipelines": (PipelineStack, bool(config.pipelines)),
+            "Labeling": (LabelingStack, config.labeling is not None),
         }
         self.workloads = {
             id: stack_class(self, id, names=names, config=config, data=self.data, network=self.network)

@@ -32,6 +32,21 @@ EXPECTED_ACKNOWLEDGMENTS = {
     | {f"{p}-{rule}" for p in PACKS[:2] for rule in ("LambdaConcurrency", "LambdaDLQ")},
     "Network/Network/S3PrefixListPolicy": {"AwsSolutions-IAM5[Resource::*]"},
 }
+# The labeling stack of dev: Cognito threat protection needs the Plus plan (AwsSolutions-COG3 and -COG8); the
+# labeling role reads labeling/, writes labeling/output/ and the streams of the stage's labeling jobs.
+LABELING_ACKNOWLEDGMENTS = {
+    "Labeling/Workforce/UserPool": {"AwsSolutions-COG3", "AwsSolutions-COG8"},
+    "Labeling/Workforce/Policy": {
+        f"AwsSolutions-IAM5[Resource::{r}]"
+        for r in (
+            "smplat-dev-DataBucketArn/labeling/*",
+            "smplat-dev-DataBucketArn/labeling/output/*",
+            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/LabelingJobs:*",
+            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/LabelingJobs:"
+            "log-stream:smplat-dev-*",
+        )
+    },
+}
 # IAM5 findings are named after each wildcard resource, so the exact IDs are pinned per stage.
 ACCOUNT_ARN = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
 ARTIFACT_PREFIXES = ("models", "jobs")  # read models, read and write jobs; never data-capture
@@ -153,13 +168,16 @@ def test_the_set_of_acknowledgments_is_pinned(
             {arn_prefix.format(service="sagemaker") + f"model-package/smplat-{stage}/*"}
         ),
         **(pipeline_wildcards(stage, ("sample",)) if stage == "dev" else {}),
+        **(LABELING_ACKNOWLEDGMENTS if stage == "dev" else {}),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
     # Issue 12 added the sample pipeline's two policies and the publisher's access to dev (11 + 5 + 4 IAM5).
     pipelines = 11 + 5 + 4 if stage == "dev" else 0
     # The publisher's policy gained pipelines/ (one more IAM5) in issue 12.
-    total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines
+    # Issue 14 added dev's labeling: the user pool's two Plus-plan findings and the labeling role's four IAM5.
+    labeling = 2 + 4 if stage == "dev" else 0
+    total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines + labeling
     assert sum(len(r) for r in found.values()) == total
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
@@ -194,8 +212,8 @@ def test_synthesizing_twice_gives_identical_templates(
     add_compliance_checks(app)
     app.synth()
     templates = sorted(p.relative_to(first) for p in first.rglob("*.template.json"))
-    # data, network, notebooks, endpoints (dev, prod) and pipelines (dev, examples)
-    stacks = {"dev": 5, "examples": 3, "prod": 4}
+    # data, network, notebooks, endpoints (dev, prod), pipelines (dev, examples) and labeling (dev)
+    stacks = {"dev": 6, "examples": 3, "prod": 4}
     assert set(stacks) == set(available_stages()) and len(templates) == sum(stacks.values())
     _, mismatch, errors = filecmp.cmpfiles(first, tmp_path, [str(t) for t in templates], shallow=False)
     assert (mismatch, errors) == ([], [])

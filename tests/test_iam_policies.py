@@ -281,12 +281,20 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
         }
         if each_stage.config.pipelines
         else {}
+    ) | (
+        {  # only streams of the stage's labeling jobs (named after them)
+            "labeling": arn("logs", "log-group:/aws/sagemaker/LabelingJobs:log-stream:smplat-dev-*", each_stage)
+        }
+        if each_stage.config.labeling
+        else {}
     )
 
 
 def test_sagemaker_trusts_name_the_source_where_sagemaker_sets_it(each_stage: SynthesizedStage) -> None:
     trusts: dict[str, list[Any]] = {}
-    for role in ("data", "endpoints", "notebooks"):
+    for role in ("data", "endpoints", "notebooks", "labeling"):
+        if role not in each_stage.templates:
+            continue  # labeling: only in dev
         for resource in each_stage.resources(role, "AWS::IAM::Role").values():
             for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
                 if statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}:
@@ -299,7 +307,21 @@ def test_sagemaker_trusts_name_the_source_where_sagemaker_sets_it(each_stage: Sy
         # SageMaker does not document aws:SourceArn for notebook instances: ArnLike on a missing key
         # would refuse the instance its credentials.
         "notebooks": [account],
-    }
+    } | (
+        # Ground Truth's labeling jobs of the stage (the launcher names them `<project>-<stage>-...`).
+        {
+            "labeling": [
+                {
+                    **account,
+                    "ArnLike": {
+                        "aws:SourceArn": arn("sagemaker", "labeling-job/smplat-dev-*", each_stage, pseudo=True)
+                    },
+                }
+            ]
+        }
+        if each_stage.config.labeling
+        else {}
+    )
 
 
 # --- policies linted offline -------------------------------------------------------------------

@@ -63,8 +63,8 @@ def test_unknown_stage_lists_the_valid_ones() -> None:
         (
             "colour",
             "blue",
-            r"^colour: unknown key \(value 'blue'\); allowed keys here: account, data, endpoints, network, notebooks, "
-            "pipelines, project",
+            r"^colour: unknown key \(value 'blue'\); allowed keys here: account, data, endpoints, labeling, network, "
+            "notebooks, pipelines, project",
         ),
         ("network.subnet_mask", 24, r"^network.subnet_mask: unknown key .*allowed keys here: .*az_count"),
         ("sandbox", "yes", r"^sandbox: 'yes' is invalid: Input should be a valid boolean"),
