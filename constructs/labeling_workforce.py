@@ -84,6 +84,7 @@ class LabelingWorkforce(Construct):
         else:
             self.user_pool_id, self.client_id, self.portal_url = self._import_pool(workforce)
         self.work_teams: dict[str, sagemaker.CfnWorkteam] = {}
+        self.work_team_arns: dict[str, str] = {}
         self.topics: dict[str, sns.Topic] = {}
         for team in config.work_teams:
             team_id = entry_id("WorkTeam", team.name)
@@ -132,6 +133,11 @@ class LabelingWorkforce(Construct):
                 ),
             )
             self.work_teams[team.name] = work_team
+            # Built from the name rather than read from the resource (`Fn::GetAtt`): the same value, and the
+            # local AWS, which does not model work teams, can deploy outputs and policies naming it.
+            self.work_team_arns[team.name] = Stack.of(self).format_arn(
+                service="sagemaker", resource="workteam", resource_name=f"private-crowd/{names.physical(team.name)}"
+            )
             self.topics[team.name] = topic
         self.role = self._role(key=key, data_bucket=data_bucket, names=names)
 
@@ -231,7 +237,7 @@ class LabelingWorkforce(Construct):
                 iam.PolicyStatement(
                     sid="DescribeOwnWorkTeams",
                     actions=["sagemaker:DescribeWorkteam"],
-                    resources=[team.attr_workteam_arn for team in self.work_teams.values()],
+                    resources=list(self.work_team_arns.values()),
                 ),
             ],
         )

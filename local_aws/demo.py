@@ -46,7 +46,7 @@ def main() -> int:
             return 1
         outputs: dict[str, str] = {}
         names = StageNames(config.project, STAGE)
-        for stack_id in ("Data", "Network", "Notebooks", "Pipelines", "Endpoints"):
+        for stack_id in ("Data", "Network", "Notebooks", "Pipelines", "Labeling", "Endpoints"):
             name = names.stack(stack_id)
             print(f"\n== Outputs of {name}:")
             for key, value in sorted(stack_outputs(aws, name).items()):

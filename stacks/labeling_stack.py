@@ -40,10 +40,8 @@ class LabelingStack(WorkloadStack):
             removal_policy=RemovalPolicy.DESTROY if config.sandbox else RemovalPolicy.RETAIN,
         )
         publish = self.outputs.publish
-        for name, team in workforce.work_teams.items():
-            publish(
-                f"{entry_id('WorkTeam', name)}Arn", value=team.attr_workteam_arn, description=f"ARN of work team {name}"
-            )
+        for name, arn in workforce.work_team_arns.items():
+            publish(f"{entry_id('WorkTeam', name)}Arn", value=arn, description=f"ARN of work team {name}")
         if workforce.portal_url is not None:
             publish(
                 "LabelingPortalUrl",

@@ -25,7 +25,7 @@ def first_deploy(aws: LocalAws) -> dict[str, dict[str, str]]:
     # Every stack at once: moto does not refuse an endpoint whose model is not uploaded yet
     # (test_ordered_deploy.py runs the steps a real account needs).
     deploy(aws, "dev")
-    roles = ("data", "network", "notebooks", "endpoints", "pipelines")
+    roles = ("data", "network", "notebooks", "endpoints", "pipelines", "labeling")
     return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in roles}
 
 
@@ -43,7 +43,9 @@ def deployed_endpoint(aws: LocalAws) -> tuple[dict[str, Any], dict[str, Any], di
 def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:
     parameters = ssm_parameters(aws, "/smplat/dev")
     published = {k: v for outputs in first_deploy.values() for k, v in outputs.items()}
-    assert len(published) == len(parameters) == 20 + 5 + 2 + 5 + 4  # data, network, notebooks, endpoints, pipelines
+    assert (
+        len(published) == len(parameters) == 20 + 5 + 2 + 5 + 4 + 5
+    )  # data, network, notebooks, endpoints, pipelines, labeling
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     # The local AWS cannot run the lookup of S3's prefix list (a Lambda function): no id to publish.

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 # No engine answers here even where Docker runs (CI runners have one).
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 PLATFORM = [Event("synthesized", "dev")] + [
-    Event("deployed", f"smplat-dev-{s}") for s in ("data", "network", "notebooks", "pipelines")
+    Event("deployed", f"smplat-dev-{s}") for s in ("data", "network", "notebooks", "pipelines", "labeling")
 ]
 
 
@@ -94,6 +94,7 @@ def test_without_the_image_or_docker_it_stops_with_the_commands_before_the_endpo
         "smplat-dev-network",
         "smplat-dev-notebooks",
         "smplat-dev-pipelines",
+        "smplat-dev-labeling",
     }
     assert client(aws, "sagemaker").list_endpoints()["Endpoints"] == []
     bucket = without_image.model.removeprefix("s3://").split("/", 1)[0]
