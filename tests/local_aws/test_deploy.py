@@ -73,6 +73,25 @@ def test_the_pipelines_stack_deploys_its_roles_and_code_bundles(
     assert bundles, "the sample's code bundle (model_code/ as sourcedir.tar.gz) was not uploaded"
 
 
+def test_the_labeling_stack_deploys_its_role_topics_and_outputs(
+    aws: LocalAws, first_deploy: dict[str, dict[str, str]]
+) -> None:
+    """The local AWS has no CloudFormation model of Cognito user pools, domains, clients and groups, nor of
+    work teams: it skips them (tests/stacks/test_labeling_stack.py asserts them on the template). What it
+    models is checked here: the labeling role under the stack's path, the work team's topic, the outputs."""
+    outputs, data = first_deploy["labeling"], first_deploy["data"]
+    assert outputs["WorkTeamAnnotatorsArn"].endswith(":workteam/private-crowd/smplat-dev-annotators")
+    assert outputs["LabelingManifestPrefix"] == f"s3://{data['DataBucketName']}/labeling/manifests/"
+    assert outputs["LabelingOutputPrefix"] == f"s3://{data['DataBucketName']}/labeling/output/"
+    assert outputs["LabelingPortalUrl"].startswith("https://") and ".auth." in outputs["LabelingPortalUrl"]
+    role = client(aws, "iam").get_role(RoleName=outputs["LabelingRoleArn"].rsplit("/", 1)[1])["Role"]
+    assert role["Path"] == "/smplat-dev-labeling/"
+    sns = client(aws, "sns")
+    attributes = [sns.get_topic_attributes(TopicArn=t["TopicArn"])["Attributes"] for t in sns.list_topics()["Topics"]]
+    (topic,) = [a for a in attributes if "work team smplat-dev-annotators" in a.get("DisplayName", "")]
+    assert topic["KmsMasterKeyId"] == data["KeyArn"]
+
+
 def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:
     # moto applies only part of each resource's properties (not versioning, access logging or
     # scan-on-push, for instance): those are asserted on the synthesized templates instead.
