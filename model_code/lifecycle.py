@@ -6,6 +6,13 @@ python -m model_code.lifecycle train --data work/channels --job work/train
 python -m model_code.lifecycle tune --data work/channels --work work/tune --trials 8
 python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080
 python -m model_code.lifecycle invoke --endpoint-url http://127.0.0.1:8080 --csv work/channels/test
+
+Ground Truth labeling with the stage's published role, key and work teams (--project, --stage):
+python -m model_code.lifecycle label manifest --task image-classification --source s3://BUCKET/raw/images/ --name cats
+python -m model_code.lifecycle label start --task image-classification --manifest s3://... --labels cat,dog \
+    --team reviewers --job-name cats-1 --wait
+python -m model_code.lifecycle label status --job-name cats-1 --wait
+python -m model_code.lifecycle label convert --task image-classification --job-name cats-1 --out work/raw.csv
 """
 
 from __future__ import annotations
@@ -124,6 +131,133 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    from model_code.labeling import LabelingError
+
+    try:
+        return int(args.label_run(args))
+    except LabelingError as err:
+        print(f"label {args.label_command} failed: {err}", file=sys.stderr)
+        return 2
+
+
+def _aws(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import boto3
+
+    from model_code.labeling import StageParameters
+
+    session = boto3.session.Session(region_name=args.region)
+    region = session.region_name
+    if not region:
+        from model_code.labeling import LabelingError
+
+        raise LabelingError("no AWS region: pass --region or set AWS_REGION")
+    params = StageParameters(session.client("ssm"), args.project, args.stage)
+    return session, region, params
+
+
+def cmd_label_manifest(args: argparse.Namespace) -> int:
+    from model_code.labeling import build_manifest, task_type
+
+    session, _, params = _aws(args)
+    uri = build_manifest(
+        session.client("s3"), params, source_uri=args.source, task=task_type(args.task), name=args.name
+    )
+    print(uri)
+    return 0
+
+
+def cmd_label_start(args: argparse.Namespace) -> int:
+    from model_code.labeling import JobSpec, start_labeling_job, task_type
+
+    session, region, params = _aws(args)
+    task = task_type(args.task)
+    spec = JobSpec(
+        name=args.job_name,
+        task=task,
+        manifest_uri=args.manifest,
+        labels=tuple(label.strip() for label in args.labels.split(",")),
+        team=args.team,
+        title=args.title or f"{task.name}: {args.job_name}",
+        description=args.description or f"Label each object ({', '.join(args.labels.split(','))})",
+        keywords=tuple(args.keywords.split(",")),
+        workers_per_object=args.workers_per_object,
+        task_time_limit=args.time_limit,
+        task_lifetime=args.lifetime,
+        max_labeled_objects=args.max_objects,
+    )
+    sagemaker = session.client("sagemaker")
+    print(start_labeling_job(sagemaker, session.client("s3"), params, spec, region=region))
+    return _follow(sagemaker, args) if args.wait else 0
+
+
+def cmd_label_status(args: argparse.Namespace) -> int:
+    from model_code.labeling import job_progress
+
+    session, _, _ = _aws(args)
+    sagemaker = session.client("sagemaker")
+    if args.wait:
+        return _follow(sagemaker, args)
+    p = job_progress(sagemaker, args.job_name)
+    print(f"{args.job_name}: {p.status}, {p.labeled} labeled, {p.failed} failed, {p.unlabeled} not labeled yet")
+    return 0
+
+
+def _follow(sagemaker, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    from model_code.labeling import Progress, wait_for_job
+
+    with tqdm(desc=args.job_name, unit="object", disable=None) as bar:
+
+        def show(p: Progress) -> None:
+            bar.total = p.total
+            bar.n = p.labeled + p.failed
+            bar.set_postfix_str(f"{p.status}, {p.failed} failed")
+            bar.refresh()
+
+        final = wait_for_job(sagemaker, args.job_name, poll_seconds=args.poll, on_progress=show)
+    print(f"{args.job_name}: {final.status}, {final.labeled} labeled, {final.failed} failed")
+    return 0 if final.status == "Completed" else 2
+
+
+def cmd_label_convert(args: argparse.Namespace) -> int:
+    from model_code.labeling import (
+        LabelingError,
+        convert_output_manifest,
+        dataset_csv,
+        finished_job_output,
+        read_text,
+        task_type,
+        unlabeled_csv,
+        write_text,
+    )
+
+    task = task_type(args.task)
+    if bool(args.job_name) == bool(args.manifest):
+        raise LabelingError("give either --job-name (a finished job) or --manifest (its output manifest)")
+    s3 = sagemaker = None
+    if args.job_name or args.manifest.startswith("s3://") or args.out.startswith("s3://"):
+        session, _, _ = _aws(args)
+        s3, sagemaker = session.client("s3"), session.client("sagemaker")
+    manifest, attribute = args.manifest, args.attribute
+    if args.job_name:
+        manifest, job_attribute = finished_job_output(sagemaker, args.job_name)
+        attribute = attribute or job_attribute
+    conversion = convert_output_manifest(read_text(s3, manifest).splitlines(), task, attribute)
+    written = write_text(s3, args.out, dataset_csv(conversion))
+    print(f"{conversion.summary()} -> {written}")
+    if conversion.unlabeled or conversion.failed:
+        aside = write_text(s3, _beside(args.out, ".unlabeled.csv"), unlabeled_csv(conversion))
+        print(f"objects without a label (not in the dataset): {aside}", file=sys.stderr)
+    return 0
+
+
+def _beside(location: str, suffix: str) -> str:
+    stem = location[: -len(".csv")] if location.endswith(".csv") else location
+    return stem + suffix
+
+
 def runtime_client(endpoint_url: str):  # type: ignore[no-untyped-def]
     """An unmodified boto3 sagemaker-runtime client aimed at a local server (credentials unused)."""
     import boto3
@@ -219,7 +353,59 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("--content-type", default=CSV, choices=[CSV, JSON])
     invoke.add_argument("--accept", default=JSON, choices=[CSV, JSON])
     invoke.set_defaults(run=cmd_invoke)
+
+    _label_parsers(commands)
     return root
+
+
+def _label_parsers(commands) -> None:  # type: ignore[no-untyped-def]
+    from model_code.labeling import TASK_TYPES
+
+    label = commands.add_parser("label", help="Ground Truth labeling jobs with the stage's published resources")
+    label.set_defaults(run=cmd_label)
+    steps = label.add_subparsers(dest="label_command", required=True)
+    stage = argparse.ArgumentParser(add_help=False)
+    stage.add_argument("--project", default="smplat", help="project of the stage file (default smplat)")
+    stage.add_argument("--stage", default="dev", help="stage whose SSM parameters to read (default dev)")
+    stage.add_argument("--region", default=None, help="default: the AWS configuration's region")
+    task = argparse.ArgumentParser(add_help=False)
+    task.add_argument("--task", required=True, choices=list(TASK_TYPES), help="built-in task type")
+
+    manifest = steps.add_parser("manifest", parents=[stage, task], help="build and upload an input manifest")
+    manifest.add_argument("--source", required=True, help="S3 prefix of images or of .txt files (one object a line)")
+    manifest.add_argument("--name", required=True, help="manifest name (<manifest prefix><name>.manifest)")
+    manifest.set_defaults(label_run=cmd_label_manifest)
+
+    start = steps.add_parser("start", parents=[stage, task], help="start a labeling job")
+    start.add_argument("--job-name", required=True)
+    start.add_argument("--manifest", required=True, help="S3 URI of the input manifest")
+    start.add_argument("--labels", required=True, help="label categories, comma separated")
+    start.add_argument("--team", required=True, help="a work team of the stage's labeling section")
+    start.add_argument("--title", default="")
+    start.add_argument("--description", default="")
+    start.add_argument("--keywords", default="labeling")
+    start.add_argument(
+        "--workers", dest="workers_per_object", type=int, default=1, help="workers per object (default 1)"
+    )
+    start.add_argument("--time-limit", type=int, default=300, help="seconds per task (default 300)")
+    start.add_argument("--lifetime", type=int, default=86400, help="seconds a task stays available (default 1 day)")
+    start.add_argument("--max-objects", type=int, default=None, help="stop after this many human-labeled objects")
+    start.add_argument("--wait", action="store_true", help="follow the job's progress until it finishes")
+    start.add_argument("--poll", type=float, default=30)
+    start.set_defaults(label_run=cmd_label_start)
+
+    status = steps.add_parser("status", parents=[stage], help="a job's label counters")
+    status.add_argument("--job-name", required=True)
+    status.add_argument("--wait", action="store_true", help="show a progress bar until the job finishes")
+    status.add_argument("--poll", type=float, default=30)
+    status.set_defaults(label_run=cmd_label_status)
+
+    convert = steps.add_parser("convert", parents=[stage, task], help="output manifest -> raw dataset CSV")
+    convert.add_argument("--job-name", default="", help="a finished job (its output manifest and label attribute)")
+    convert.add_argument("--manifest", default="", help="or an output manifest (file or S3 URI)")
+    convert.add_argument("--attribute", default=None, help="label attribute (default: the job's, or found)")
+    convert.add_argument("--out", required=True, help="CSV file or S3 URI (e.g. under raw/)")
+    convert.set_defaults(label_run=cmd_label_convert)
 
 
 def main(argv: list[str] | None = None) -> int:
