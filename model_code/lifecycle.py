@@ -153,6 +153,10 @@ def _aws(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
         raise LabelingError("no AWS region: pass --region or set AWS_REGION")
     params = StageParameters(session.client("ssm"), args.project, args.stage)
+    # The labeling role trusts only labeling jobs named `<project>-<stage>-*`: job names get that prefix.
+    prefix = f"{params.names.prefix}-"
+    if getattr(args, "job_name", "") and not args.job_name.startswith(prefix):
+        args.job_name = prefix + args.job_name
     return session, region, params
 
 

@@ -41,7 +41,8 @@ class LabelingStack(WorkloadStack):
         )
         publish = self.outputs.publish
         for name, arn in workforce.work_team_arns.items():
-            publish(f"{entry_id('WorkTeam', name)}Arn", value=arn, description=f"ARN of work team {name}")
+            # The launcher (model_code/labeling.py) reads /<project>/<stage>/labeling-work-team-<name>-arn.
+            publish(f"{entry_id('LabelingWorkTeam', name)}Arn", value=arn, description=f"ARN of work team {name}")
         if workforce.portal_url is not None:
             publish(
                 "LabelingPortalUrl",

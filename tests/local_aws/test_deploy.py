@@ -80,7 +80,7 @@ def test_the_labeling_stack_deploys_its_role_topics_and_outputs(
     work teams: it skips them (tests/stacks/test_labeling_stack.py asserts them on the template). What it
     models is checked here: the labeling role under the stack's path, the work team's topic, the outputs."""
     outputs, data = first_deploy["labeling"], first_deploy["data"]
-    assert outputs["WorkTeamAnnotatorsArn"].endswith(":workteam/private-crowd/smplat-dev-annotators")
+    assert outputs["LabelingWorkTeamAnnotatorsArn"].endswith(":workteam/private-crowd/smplat-dev-annotators")
     assert outputs["LabelingManifestPrefix"] == f"s3://{data['DataBucketName']}/labeling/manifests/"
     assert outputs["LabelingOutputPrefix"] == f"s3://{data['DataBucketName']}/labeling/output/"
     assert outputs["LabelingPortalUrl"].startswith("https://") and ".auth." in outputs["LabelingPortalUrl"]

@@ -126,7 +126,7 @@ def test_the_role_reads_labeling_and_writes_only_its_output(dev: SynthesizedStag
 def test_outputs_are_published(dev: SynthesizedStage) -> None:
     outputs = dev.templates["labeling"]["Outputs"]
     assert {k: v["Export"]["Name"] for k, v in outputs.items()} == {
-        "WorkTeamAnnotatorsArn": "smplat-dev-WorkTeamAnnotatorsArn",
+        "LabelingWorkTeamAnnotatorsArn": "smplat-dev-LabelingWorkTeamAnnotatorsArn",
         "LabelingPortalUrl": "smplat-dev-LabelingPortalUrl",
         "LabelingManifestPrefix": "smplat-dev-LabelingManifestPrefix",
         "LabelingOutputPrefix": "smplat-dev-LabelingOutputPrefix",
@@ -135,7 +135,7 @@ def test_outputs_are_published(dev: SynthesizedStage) -> None:
     renderer = Renderer(dev.templates)
     rendered = {k: renderer.render(v["Value"], "labeling") for k, v in outputs.items()}
     # SageMaker's ARN of a private work team, built from its name (the local AWS does not model work teams).
-    assert rendered["WorkTeamAnnotatorsArn"] == (
+    assert rendered["LabelingWorkTeamAnnotatorsArn"] == (
         f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/smplat-dev-annotators"
     )
     assert rendered["LabelingManifestPrefix"].endswith("/labeling/manifests/")
@@ -143,7 +143,7 @@ def test_outputs_are_published(dev: SynthesizedStage) -> None:
     assert rendered["LabelingPortalUrl"].endswith(f".auth.{REGION}.amazoncognito.com")
     parameters = {r["Properties"]["Name"] for r in dev.resources("labeling", "AWS::SSM::Parameter").values()}
     assert parameters == {
-        "/smplat/dev/work-team-annotators-arn",
+        "/smplat/dev/labeling-work-team-annotators-arn",
         "/smplat/dev/labeling-portal-url",
         "/smplat/dev/labeling-manifest-prefix",
         "/smplat/dev/labeling-output-prefix",
