@@ -10,7 +10,6 @@ import os
 import random
 import re
 import shlex
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -27,7 +26,7 @@ from botocore.exceptions import ClientError
 from local_aws.deploy import client
 from local_aws.moto_server import ACCOUNT, LocalAws
 from local_aws.pipeline_types import DefinitionError, NotRunLocally, StepContext, StepResult, StepRunner
-from model_code.tuning import MIN_ROUNDS_BEFORE_STOPPING
+from model_code.tuning import worse_than_median
 
 PROCESSING = "/opt/ml/processing"
 PROCESSING_CODE = "/tmp/code"  # where the platform's processing entrypoints unpack their code bundle
@@ -229,14 +228,11 @@ class _Steps:
                 value = _number(match)
                 if value is not None:
                     trial.curve.append(value)
-            at = len(trial.curve) - 1
-            if not early_stopping or at < MIN_ROUNDS_BEFORE_STOPPING:
+            if not early_stopping:
                 return False
             with lock:
-                earlier = [t.curve[min(at, len(t.curve) - 1)] for t in finished if t.status == "Completed" and t.curve]
-            if len(earlier) < 3:
-                return False
-            return sign * max(sign * v for v in trial.curve) < sign * statistics.median(earlier)
+                completed = [t.curve for t in finished if t.status == "Completed"]
+            return worse_than_median(trial.curve, completed, maximize=maximize)
 
         def run_trial(trial: _Trial) -> None:
             hps = static | trial.hyperparameters | {"sagemaker_tuning_job_name": json.dumps(tuning_name)}

@@ -45,6 +45,20 @@ def sample(hp: Hyperparameter, rng: np.random.Generator) -> float | int:
     return round(value) if hp.kind == "integer" else round(value, 5)
 
 
+def worse_than_median(curve: list[float], completed: list[list[float]], *, maximize: bool) -> bool:
+    """Whether a trial should stop, as SageMaker's automatic early stopping decides: its best objective
+    so far is worse than the median of the completed trials' objectives at the same round (from
+    MIN_ROUNDS_BEFORE_STOPPING rounds on, and once 3 trials have completed)."""
+    at = len(curve) - 1
+    if at < MIN_ROUNDS_BEFORE_STOPPING:
+        return False
+    earlier = [c[min(at, len(c) - 1)] for c in completed if c]
+    if len(earlier) < 3:
+        return False
+    sign = 1.0 if maximize else -1.0
+    return sign * max(sign * v for v in curve) < sign * statistics.median(earlier)
+
+
 def tune(
     data_dir: Path,
     work_dir: Path,
@@ -63,7 +77,6 @@ def tune(
     plan = [Trial(n, {**(static or {}), **{h.name: sample(h, rng) for h in tunable}}) for n in range(1, trials + 1)]
     finished: list[Trial] = []
     lock = threading.Lock()
-    sign = 1.0 if OBJECTIVE.maximize else -1.0
     objective_pattern = re.compile(OBJECTIVE.regex)
 
     def should_stop(trial: Trial, line: str) -> bool:
@@ -71,14 +84,9 @@ def tune(
         if not (round_match and value_match):
             return False
         trial.curve.append(float(value_match.group(1)))
-        at = len(trial.curve) - 1
-        if at < MIN_ROUNDS_BEFORE_STOPPING:
-            return False
         with lock:
-            earlier = [t.curve[min(at, len(t.curve) - 1)] for t in finished if t.status == "Completed" and t.curve]
-        if len(earlier) < 3:
-            return False
-        return sign * max(sign * v for v in trial.curve) < sign * statistics.median(earlier)
+            completed = [t.curve for t in finished if t.status == "Completed"]
+        return worse_than_median(trial.curve, completed, maximize=OBJECTIVE.maximize)
 
     def run(trial: Trial) -> Trial:
         result = run_training_job(
