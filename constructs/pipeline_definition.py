@@ -5,16 +5,10 @@ placeholders of constructs/pipeline_sdk.py."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-import config.algorithms
-import config.pipelines
-import config.tuning
 from config.algorithms import MarketplaceAlgorithm, ScriptAlgorithm
 from config.pipelines import SINGLE_INSTANCE_FRAMEWORKS, PipelineConfig
-from constructs import pipeline_sdk
 from constructs.pipeline_sdk import (
     ARTIFACTS_BUCKET,
     CODE,
@@ -33,7 +27,6 @@ from constructs.pipeline_sdk import (
     subnets,
 )
 from constructs.pipeline_sdk import session as sdk_session
-from model_code import contract
 from model_code.contract import (
     CHANNELS,
     CSV,
@@ -44,24 +37,6 @@ from model_code.contract import (
     TRAIN,
     VALIDATION,
 )
-from sagemaker_images import sdk_cached
-
-# What shapes a definition besides the entry's values: the cache key follows these files.
-BUILDER_SOURCES = tuple(
-    Path(module.__file__)  # type: ignore[arg-type]
-    for module in (sys.modules[__name__], pipeline_sdk, contract, config.pipelines, config.algorithms, config.tuning)
-)
-
-
-def cached_build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_count: int) -> dict[str, Any]:
-    """`build`, or its earlier result for the same inputs, SDK and builder (see sagemaker_images.sdk_cached)."""
-    inputs = [config.model_dump(mode="json"), pipeline_name, jobs.prefix, subnet_count]
-    return sdk_cached(
-        "definition",
-        inputs,
-        lambda: build(config, pipeline_name=pipeline_name, jobs=jobs, subnet_count=subnet_count),
-        code=BUILDER_SOURCES,
-    )
 
 
 def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_count: int) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from aws_cdk import CfnMapping, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -16,20 +17,42 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
+import config.algorithms
+import config.pipelines
+import config.tuning
 from config.algorithms import BuiltinAlgorithm, ContainerAlgorithm, ScriptAlgorithm
 from config.model_sources import ImageReference
 from config.pipelines import PipelineConfig
-from constructs import Construct, pseudo
-from constructs.pipeline_definition import cached_build
+from constructs import Construct, pipeline_definition, pipeline_sdk, pseudo
+from constructs.pipeline_definition import build
 from constructs.pipeline_roles import PipelineRoles
 from constructs.pipeline_sdk import JobNames, check_size, render
 from constructs.source_bundle import SourceBundle
-from sagemaker_images import Scope, image_uris, versions
+from model_code import contract
+from sagemaker_images import Scope, image_uris, sdk_cached, versions
 
 # The python split runs in AWS's scikit-learn image (numpy, Python 3); the spark split in AWS's Spark image.
 SPLIT_IMAGES = {"python": ("sklearn", "1.4-2", "py3"), "spark": ("spark", "3.5", "py312")}
 MAX_PARALLEL_STEPS = 4
 RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline name>-<suffix>`, at most 64 characters
+
+
+# What shapes a definition besides the entry's values: the cache key follows these files.
+BUILDER_SOURCES = tuple(
+    Path(module.__file__)  # type: ignore[arg-type]
+    for module in (pipeline_definition, pipeline_sdk, contract, config.pipelines, config.algorithms, config.tuning)
+)
+
+
+def cached_build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_count: int) -> dict[str, Any]:
+    """`build`, or its earlier result for the same inputs, SDK and builder (see sagemaker_images.sdk_cached)."""
+    inputs = [config.model_dump(mode="json"), pipeline_name, jobs.prefix, subnet_count]
+    return sdk_cached(
+        "definition",
+        inputs,
+        lambda: build(config, pipeline_name=pipeline_name, jobs=jobs, subnet_count=subnet_count),
+        code=BUILDER_SOURCES,
+    )
 
 
 class PipelineImages(Construct):
