@@ -9,7 +9,8 @@ from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field
 
 from config.autoscaling import MULTI_AZ, AutoscalingConfig
 from config.deployment import AlarmsConfig, DeploymentConfig
-from config.model_sources import MarketplaceModel, ModelConfig
+from config.model_sources import MarketplaceModel, ModelConfig, RegistryModel
+from config.monitoring import MonitoringConfig
 from config.types import Problem, StageFacts, StrictModel, refuse, value_rule
 from sagemaker_facts import ENDPOINT_NAME_MAX_LENGTH, HOSTING_INSTANCE_TYPE, SERVERLESS_MEMORY_MB, is_burstable, is_inf1
 
@@ -125,6 +126,9 @@ class EndpointConfig(StrictModel):
         "Turn off only for a container that must call out through the VPC; always on for marketplace models.",
     )
     data_capture: DataCaptureConfig | None = Field(default=None, description="Data capture; off when omitted.")
+    monitoring: MonitoringConfig | None = Field(
+        default=None, description="Drift monitoring of the captured traffic (needs data_capture); off when omitted."
+    )
     deployment: DeploymentConfig = Field(
         default_factory=DeploymentConfig, validate_default=True, description="Deployment guardrails."
     )
@@ -165,6 +169,7 @@ class EndpointConfig(StrictModel):
         weights = [v.weight for v in variants]
         if sum(weights) == 0:
             yield "variants", f"weights {weights} sum to zero; at least one variant must take traffic"
+        yield from self._monitoring_problems()
         if any(v.serverless is not None for v in variants):
             yield from self._serverless_problems(stage, marketplace=marketplace)
         if self.shadow is not None and len(variants) != 1:
@@ -180,6 +185,27 @@ class EndpointConfig(StrictModel):
                 "deployment.traffic_shifting",
                 f"{shifting!r} is not possible with {cause}: SageMaker falls back to all-at-once without baking "
                 "for them; set traffic_shifting: all_at_once",
+            )
+
+    def _monitoring_problems(self) -> Iterator[Problem]:
+        monitoring, capture = self.monitoring, self.data_capture
+        if monitoring is None:
+            return
+        if capture is None:
+            yield (
+                "monitoring",
+                "monitoring reads the captured traffic: give the endpoint data_capture (or remove monitoring)",
+            )
+            return
+        needed = ("input", "output") if monitoring.model_quality else ("input",)
+        if missing := [kind for kind in needed if kind not in capture.capture]:
+            why = "monitoring with model_quality" if monitoring.model_quality else "monitoring"
+            yield "data_capture.capture", f"{why} needs the {' and '.join(missing)} captured; capture {list(needed)}"
+        if monitoring.baseline is None and not isinstance(self.model, RegistryModel):
+            yield (
+                "monitoring.baseline",
+                f"a {self.model.source!r} model has no baseline published with it (only registry packages do): "
+                "give monitoring.baseline (statistics and constraints)",
             )
 
     def _serverless_problems(self, stage: StageFacts, *, marketplace: bool) -> Iterator[Problem]:

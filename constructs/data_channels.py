@@ -63,6 +63,7 @@ DATA_CAPTURE_PREFIX = "data-capture/"  # production requests and responses: endp
 # The training pipelines' models, checkpoints and evaluations: only their roles write here, so that what
 # the publish step copies to models/ is what the pipeline trained and evaluated.
 PIPELINES_PREFIX = "pipelines/"
+MONITORING_PREFIX = "monitoring/"  # drift checks' manifests and reports: written only by the monitoring roles
 WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")  # PutObject also covers copies and multipart
 READS = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -114,10 +115,12 @@ def artifacts_boundaries(
     jobs: Sequence[str],
     pipelines: Sequence[str],
     endpoints: Sequence[str],
+    monitors: Sequence[str],
 ) -> list[iam.PolicyStatement]:
     """The artifacts bucket policy's Deny statements: only the publishers write `models/`, only the
-    training pipelines' roles `pipelines/` and only endpoints `data-capture/`; the platform's
-    workloads write only their own prefix and never read captured data. Each argument lists role
+    training pipelines' roles `pipelines/`, only endpoints `data-capture/` and only the monitoring
+    roles `monitoring/`; the platform's workloads write only their own prefix, and none but the
+    monitoring roles read captured data. Each argument lists role
     ARNs or ARN patterns as `aws:PrincipalArn` gives them (a role's ARN with its path, also for its
     sessions). A Deny in the bucket policy holds against any identity policy, so a broader grant
     added later cannot widen it."""
@@ -153,6 +156,8 @@ def artifacts_boundaries(
         deny("OnlyPipelinesWritePipelines", WRITES, _arn_not_like(pipelines), resources=objects(PIPELINES_PREFIX)),
         deny("PipelinesWriteOnlyPipelines", WRITES, _arn_like(pipelines), not_resources=objects(PIPELINES_PREFIX)),
         deny("EndpointsWriteOnlyDataCapture", WRITES, _arn_like(endpoints), not_resources=objects(DATA_CAPTURE_PREFIX)),
+        deny("OnlyMonitorsWriteMonitoring", WRITES, _arn_not_like(monitors), resources=objects(MONITORING_PREFIX)),
+        deny("MonitorsWriteOnlyMonitoring", WRITES, _arn_like(monitors), not_resources=objects(MONITORING_PREFIX)),
     ]
 
 

@@ -19,6 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from config.deployment import AlarmsConfig
 from config.endpoints import VariantConfig
+from config.monitoring import QUALITY_METRICS, MonitoringConfig
 from constructs import Construct
 from naming import kebab
 from sagemaker_facts import vcpus
@@ -39,6 +40,9 @@ class EndpointMonitoring(Construct):
         variants: the production variants (serverless ones report no instance metrics).
         thresholds: the endpoint's `alarms` entry (thresholds, evaluation minutes, e-mails).
         key: the KMS key that encrypts the topic.
+        drift: the endpoint's `monitoring` entry: with the platform's drift check, an alarm on its
+            violations and one per model-quality threshold, and the dashboard's drift graphs.
+        drift_namespace: the CloudWatch namespace of the drift checks' metrics.
     """
 
     def __init__(
@@ -50,6 +54,8 @@ class EndpointMonitoring(Construct):
         variants: Sequence[VariantConfig],
         thresholds: AlarmsConfig,
         key: kms.IKey,
+        drift: MonitoringConfig | None = None,
+        drift_namespace: str = "",
     ) -> None:
         super().__init__(scope, id)
         self._endpoint_name = endpoint_name
@@ -109,6 +115,7 @@ class EndpointMonitoring(Construct):
                     ("Disk", disk, thresholds.disk_percent, "disk"),
                 )
             ]
+        drift_graphs = self._drift_alarms(drift, drift_namespace) if drift and not drift.model_monitor else []
         for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
@@ -154,6 +161,66 @@ class EndpointMonitoring(Construct):
             cloudwatch.GraphWidget(title="Latency", left=[latency], width=8),
             cloudwatch.GraphWidget(title="Utilization", left=usage, width=8),
         )
+        if drift_graphs:
+            self.dashboard.add_widgets(*drift_graphs)
+
+    def _drift_alarms(self, drift: MonitoringConfig, namespace: str) -> list[cloudwatch.IWidget]:
+        """Alarms on the drift check's metrics (one data point a check) and the dashboard's graphs of them."""
+        period = Duration.hours(min(drift.window, 24))  # alarms look at most a day back
+
+        def metric(name: str, label: str, statistic: str = "Maximum", **dimensions: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=name,
+                dimensions_map={"Endpoint": self._endpoint_name, **dimensions},
+                statistic=statistic,
+                period=period,
+                label=label,
+            )
+
+        violations = metric("Violations", "Constraint violations")
+        self.alarms.append(
+            self._alarm(
+                "DataQualityViolations",
+                violations,
+                1,
+                1,
+                "the drift check found constraint violations in the captured traffic",
+            )
+        )
+        quality = []
+        if drift.model_quality is not None:
+            directions = QUALITY_METRICS[drift.model_quality.problem_type]
+            for name, threshold in drift.model_quality.thresholds.items():
+                floor = directions[name] == "floor"
+                # The worst value of the period: the lowest score, the highest error.
+                series = metric("ModelQuality", name, "Minimum" if floor else "Maximum", Metric=name)
+                quality.append(series)
+                self.alarms.append(
+                    self._alarm(
+                        f"Quality{name.title().replace('_', '')}",
+                        series,
+                        threshold,
+                        1,
+                        f"{name} on delivered ground truth {'<' if floor else '>='} {threshold}",
+                        below=floor,
+                    )
+                )
+        features = cloudwatch.MathExpression(
+            expression=f'SEARCH(\'{{{namespace},Endpoint,Feature}} MetricName="FeatureDrift" '
+            f"Endpoint=\"{self._endpoint_name}\"', 'Maximum', {int(period.to_seconds())})",
+            label="",
+            period=period,
+        )
+        graphs: list[cloudwatch.IWidget] = [
+            cloudwatch.GraphWidget(
+                title="Drift", left=[metric("MaxDrift", "Largest feature drift")], right=[violations], width=8
+            ),
+            cloudwatch.GraphWidget(title="Drift by feature", left=[features], width=8),
+        ]
+        if quality:
+            graphs.append(cloudwatch.GraphWidget(title="Model quality", left=quality, width=8))
+        return graphs
 
     def alarm_name(self, alarm_id: str) -> str:
         """`<endpoint>-errors5xx`, `<endpoint>-latency-p99`, ... (Errors5xx, LatencyP99, ...)."""
@@ -184,7 +251,14 @@ class EndpointMonitoring(Construct):
         )
 
     def _alarm(
-        self, id: str, metric: cloudwatch.IMetric, threshold: float, minutes: int, description: str
+        self,
+        id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        periods: int,
+        description: str,
+        *,
+        below: bool = False,
     ) -> cloudwatch.Alarm:
         return cloudwatch.Alarm(
             self,
@@ -194,9 +268,11 @@ class EndpointMonitoring(Construct):
             alarm_name=self.alarm_name(id),
             metric=metric,
             threshold=threshold,
-            evaluation_periods=minutes,
-            datapoints_to_alarm=minutes,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            if below
+            else cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Endpoint {self._endpoint_name}: {description}",
         )

@@ -49,6 +49,7 @@ class RealtimeEndpoint(Construct):
         latest_approved_parameter: SSM parameter holding the latest approved package ARN.
         vpc: the private subnets (at least 2 AZs) and the workload security group.
         log_retention_days: retention of the endpoint's log group (one of CloudWatch's periods).
+        drift_namespace: the CloudWatch namespace of the drift checks' metrics (alarms and dashboard).
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class RealtimeEndpoint(Construct):
         latest_approved_parameter: str,
         vpc: VpcPlacement,
         log_retention_days: int,
+        drift_namespace: str = "",
     ) -> None:
         super().__init__(scope, id)
         self.endpoint_name = endpoint_name
@@ -117,7 +119,14 @@ class RealtimeEndpoint(Construct):
             model_names[model_id] = model.model_name
 
         self.monitoring = EndpointMonitoring(
-            self, "Monitoring", endpoint_name=endpoint_name, variants=config.variants, thresholds=config.alarms, key=key
+            self,
+            "Monitoring",
+            endpoint_name=endpoint_name,
+            variants=config.variants,
+            thresholds=config.alarms,
+            key=key,
+            drift=config.monitoring,
+            drift_namespace=drift_namespace,
         )
         self.endpoint_config = self._endpoint_config(config, model_names, key, self.data_capture_uri)
         self.endpoint = sagemaker.CfnEndpoint(

@@ -7,12 +7,13 @@ stops at the first that cannot complete, so the endpoints stack is never deploye
 step:
 
 1. synthesize the stage once with the CDK CLI (cdk-nag runs here); every deploy uses that assembly;
-2. `cdk deploy` every stack of the stage but the endpoints stack (data, network, notebooks);
+2. `cdk deploy` every stack of the stage but the endpoints stack and their monitoring (data, network,
+   notebooks, pipelines, labeling);
 3. each endpoint image `{repository, tag}` must be in the platform's repository: when missing, it
    is built from model_code/container/Dockerfile.serving and pushed if a Docker engine answers;
 4. each endpoint model: its `artifact_key` must be in the artifacts bucket (a sandbox stage trains
    the sample model of model_code/ and uploads it there); `latest-approved` needs an approved package;
-5. `cdk deploy` the endpoints stack.
+5. `cdk deploy` the endpoints stack, then the monitoring stack (Model Monitor's schedules name endpoints).
 
 `local_aws/demo.py` (`make demo`) and the local-AWS tests run the same steps against a local AWS.
 """
@@ -47,6 +48,7 @@ SERVING_DOCKERFILE = "model_code/container/Dockerfile.serving"
 BUILD_CONTEXT = "model_code"
 # The construct ID of the endpoints stack in stacks/platform_stage.py (its path is `<stage>/Endpoints`).
 ENDPOINTS_STACK_ID = "Endpoints"
+MONITORING_STACK_ID = "Monitoring"
 # Written by the CDK's bootstrap stack (the default qualifier; cdk.json sets no other).
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 SAMPLE_HYPERPARAMETERS = {"max_depth": 4, "eta": 0.2}
@@ -189,7 +191,8 @@ class OrderedDeploy:
         self._where()
         stacks = self._synthesize()
         endpoints_path = f"{self.stage}/{ENDPOINTS_STACK_ID}"
-        self._deploy(2, "Platform stacks", {path: name for path, name in stacks.items() if path != endpoints_path})
+        last = {endpoints_path: "", f"{self.stage}/{MONITORING_STACK_ID}": ""}  # after the images and models
+        self._deploy(2, "Platform stacks", {path: name for path, name in stacks.items() if path not in last})
         if not self.config.endpoints:
             self.say(f"\nThe stage lists no endpoints: steps 3-{STEPS} have nothing to do.")
             return self.events
@@ -198,7 +201,8 @@ class OrderedDeploy:
         outputs = self._data_outputs()
         self.check_images(outputs)
         self.check_models(outputs)
-        self._deploy(STEPS, "Endpoints stack", {endpoints_path: stacks[endpoints_path]}, exclusively=True)
+        final = {path: stacks[path] for path in last if path in stacks}
+        self._deploy(STEPS, "Endpoints stack and their monitoring", final, exclusively=True)
         self.say(f"\nDone: stage {self.stage} is deployed.")
         return self.events
 

@@ -140,6 +140,7 @@ class DataStack(Stack):
             jobs=[self.execution_role.role_arn, roles_of("Notebooks")],
             pipelines=[roles_of("Pipelines")],
             endpoints=[roles_of("Endpoints")],
+            monitors=[roles_of("Monitoring")],
         ):
             self.artifacts.add_to_resource_policy(statement)
 

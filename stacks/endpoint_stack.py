@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config import StageConfig
 from constructs import Construct
+from constructs.drift_monitor import namespace as drift_namespace
 from constructs.endpoint_model import VpcPlacement
 from constructs.realtime_endpoint import RealtimeEndpoint
 from naming import StageNames, entry_id
@@ -42,6 +43,7 @@ class EndpointStack(WorkloadStack):
                 latest_approved_parameter=self.platform.latest_approved_parameter,
                 vpc=placement,
                 log_retention_days=config.data.sagemaker_log_retention_days,
+                drift_namespace=drift_namespace(config.project),
             )
             publish = self.outputs.publish
             publish(f"{id}Name", value=endpoint.endpoint_name, description=f"Name of endpoint {entry.name}")

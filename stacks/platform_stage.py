@@ -10,6 +10,7 @@ from naming import StageNames
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.labeling_stack import LabelingStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.notebook_stack import NotebookStack
 from stacks.pipeline_stack import PipelineStack
@@ -51,12 +52,15 @@ class PlatformStage(cdk.Stage):
             "Endpoints": (EndpointStack, bool(config.endpoints)),
             "Pipelines": (PipelineStack, bool(config.pipelines)),
             "Labeling": (LabelingStack, config.labeling is not None),
+            "Monitoring": (MonitoringStack, any(entry.monitoring for entry in config.endpoints)),
         }
         self.workloads = {
             id: stack_class(self, id, names=names, config=config, data=self.data, network=self.network)
             for id, (stack_class, wanted) in workloads.items()
             if wanted
         }
+        if "Monitoring" in self.workloads:  # Model Monitor's schedules name the endpoints
+            self.workloads["Monitoring"].add_stack_dependency(self.workloads["Endpoints"])
         for key, value in {**config.tags, "Stage": stage}.items():
             skip = list(LOCAL_AWS_UNTAGGABLE) if local_aws else []
             cdk.Tags.of(self).add(key, value, exclude_resource_types=skip)

@@ -104,6 +104,30 @@ def pipeline_wildcards(stage: str, entries: tuple[str, ...]) -> dict[str, set[st
     return found
 
 
+def monitoring_wildcards(stage: str, arn_prefix: str) -> dict[str, set[str]]:
+    """The drift check's roles: the endpoint's capture, its manifests and reports (dev: its ground truth;
+    prod: the baselines the training pipelines publish), job names and log streams with the stage's
+    prefix, network interfaces; the runbook writes manifests (prod: describes the registry's versions)."""
+    dev = stage == "dev"
+    endpoint, entry = ("smplat-dev-sample", "Sample") if dev else ("smplat-prod-fraud-scoring", "FraudScoring")
+    bucket, logs = f"smplat-{stage}-ArtifactsBucketArn", arn_prefix.format(service="logs")
+    manifests = f"{bucket}/monitoring/{endpoint}/manifests/*"
+    return {
+        f"Monitoring/Monitor{entry}/JobPolicy": iam5(
+            {"*", NETWORK_INTERFACES, manifests, f"{bucket}/monitoring/{endpoint}/reports/*"}
+            | {f"{bucket}/data-capture/{endpoint}/*"}
+            | {f"{logs}log-group:/aws/sagemaker/ProcessingJobs:{s}" for s in ("*", f"log-stream:smplat-{stage}-*")}
+            | ({f"{bucket}/ground-truth/sample/*"} if stage == "dev" else {f"{bucket}/pipelines/*/baseline/*"})
+        ),
+        f"Monitoring/Monitor{entry}/PipelinePolicy": iam5(
+            {arn_prefix.format(service="sagemaker") + f"processing-job/smplat-{stage}-*"}
+        ),
+        f"Monitoring/Monitor{entry}/RunbookPolicy": iam5(
+            {manifests} | (set() if dev else {arn_prefix.format(service="sagemaker") + "model-package/smplat-prod/*"})
+        ),
+    }
+
+
 def notebook_name(stage: str) -> str:
     return "smplat-dev-data-science" if stage == "dev" else "smplat-prod-fraud-team"
 
@@ -169,6 +193,7 @@ def test_the_set_of_acknowledgments_is_pinned(
         ),
         **(pipeline_wildcards(stage, ("sample",)) if stage == "dev" else {}),
         **(LABELING_ACKNOWLEDGMENTS if stage == "dev" else {}),
+        **monitoring_wildcards(stage, arn_prefix),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
@@ -177,7 +202,9 @@ def test_the_set_of_acknowledgments_is_pinned(
     # The publisher's policy gained pipelines/ (one more IAM5) in issue 12.
     # Issue 14 added dev's labeling: the user pool's two Plus-plan findings and the labeling role's four IAM5.
     labeling = 2 + 4 if stage == "dev" else 0
-    total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines + labeling
+    # Issue 15 added the drift check of each stage's endpoint: 8 + 1 + 1 IAM5 in dev, 8 + 1 + 2 in prod.
+    monitoring = 10 if stage == "dev" else 11
+    total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines + labeling + monitoring
     assert sum(len(r) for r in found.values()) == total
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING
     for rules in found.values():
@@ -212,8 +239,8 @@ def test_synthesizing_twice_gives_identical_templates(
     add_compliance_checks(app)
     app.synth()
     templates = sorted(p.relative_to(first) for p in first.rglob("*.template.json"))
-    # data, network, notebooks, endpoints (dev, prod), pipelines (dev, examples) and labeling (dev)
-    stacks = {"dev": 6, "examples": 3, "prod": 4}
+    # data, network, notebooks, endpoints and monitoring (dev, prod), pipelines (dev, examples), labeling (dev)
+    stacks = {"dev": 7, "examples": 3, "prod": 5}
     assert set(stacks) == set(available_stages()) and len(templates) == sum(stacks.values())
     _, mismatch, errors = filecmp.cmpfiles(first, tmp_path, [str(t) for t in templates], shallow=False)
     assert (mismatch, errors) == ([], [])

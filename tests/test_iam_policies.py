@@ -107,10 +107,13 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
         },
     }
     for role, _, statement in grants:
-        assert role in ("notebooks", "pipelines")
+        assert role in ("notebooks", "pipelines", "monitoring")
         actions = set(_listed(statement["Action"])) & set(CREATE_JOB_ACTIONS)
         assert "Condition" in statement, f"{statement.get('Sid')} creates {sorted(actions)} without conditions"
-        if role == "pipelines":  # every job of a pipeline is isolated, with encrypted traffic between instances
+        if role == "monitoring":  # a drift check reads only what SageMaker hands it
+            assert actions == {"sagemaker:CreateProcessingJob"}
+            assert statement["Condition"] == {**inside, "Bool": {"sagemaker:NetworkIsolation": "true"}}
+        elif role == "pipelines":  # every job of a pipeline is isolated, with encrypted traffic between instances
             assert actions == {
                 "sagemaker:CreateTrainingJob",
                 "sagemaker:CreateHyperParameterTuningJob",
@@ -126,6 +129,7 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
             assert statement["Condition"] == inside
     # The notebooks' two statements (training+tuning, processing), and one of each training pipeline.
     expected = [
+        ("monitoring", "sagemaker:CreateProcessingJob"),
         ("notebooks", "sagemaker:CreateHyperParameterTuningJob"),
         ("notebooks", "sagemaker:CreateProcessingJob"),
     ]
@@ -193,8 +197,9 @@ def test_the_key_is_used_only_through_aws_services(each_stage: SynthesizedStage)
             assert _listed(statement["Action"]) == ["kms:CreateGrant"], logical_id
             assert statement["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}, logical_id
             services = ["sagemaker", "ec2"]
-        elif _listed(statement["Action"]) == ["kms:Decrypt"]:
-            services = ["s3"]  # a training pipeline's role reads its evaluation reports
+        elif _listed(statement["Action"]) in (["kms:Decrypt"], ["kms:GenerateDataKey"]):
+            # A training pipeline's role reads its evaluation reports; a monitoring runbook writes manifests.
+            services = ["s3"]
         else:
             services = ["s3", "sagemaker"]
         assert via == [{"Fn::Join": ["", [f"{s}.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]} for s in services]
@@ -217,8 +222,13 @@ def test_network_interfaces_only_in_the_platforms_subnets(each_stage: Synthesize
         ("pipelines", "PipelineSampleRolesJobPolicy592A128A"),
         ("pipelines", "PublisherJobAccessPolicy1CFD7085"),
     ]
+    monitor_policy = {
+        "dev": "MonitorSampleJobPolicy2CB113BD",
+        "prod": "MonitorFraudScoringJobPolicy0F1972E8",
+    }[each_stage.name]
     assert sorted({(role, logical_id) for role, logical_id, _ in grants}) == [
         ("endpoints", endpoint_policy),
+        ("monitoring", monitor_policy),
         ("network", "JobNetworkAccessPolicyDF481396"),
         *(pipelines if each_stage.config.pipelines else []),
     ]
@@ -266,6 +276,10 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
         ],
         "endpoints": arn("logs", f"log-group:/aws/sagemaker/Endpoints/{endpoint}:log-stream:*", each_stage),
         "notebooks": arn("logs", f"log-group:/aws/sagemaker/NotebookInstances:log-stream:{notebook}/*", each_stage),
+        # The drift checks: only streams of the stage's jobs (named after them).
+        "monitoring": arn(
+            "logs", f"log-group:/aws/sagemaker/ProcessingJobs:log-stream:smplat-{each_stage.name}-*", each_stage
+        ),
         # The network stack's deploy-time functions (S3 prefix-list lookup, closing the default group).
         "network": {"Fn::GetAtt": ["NetworkCustomResourceLogGroupAE9569BB", "Arn"]},
     } | (

@@ -309,12 +309,14 @@ def test_valid_sources_and_variants_parse() -> None:
         PROD,
         model={"source": "marketplace", "model_package": MARKETPLACE_ARN},
         deployment={"traffic_shifting": "all_at_once"},
+        monitoring=None,
     )
     assert parse(marketplace, "prod").endpoints[0].model.source == "marketplace"
     serverless = with_endpoint(
         DEV,
         variants=[{"serverless": {"memory_size_mb": 2048, "max_concurrency": 5}}],
         data_capture=None,
+        monitoring=None,
         network_isolation=False,
     )
     assert parse(serverless, "dev").endpoints[0].variants[0].serverless is not None
@@ -337,7 +339,7 @@ def test_valid_sources_and_variants_parse() -> None:
 def test_the_default_shifting_follows_what_sagemaker_can_shift(changes: dict[str, Any]) -> None:
     # A retained stage with a Marketplace model (or Inferentia 1 instances) and no traffic_shifting of its own:
     # all at once, the only way SageMaker deploys them, instead of the canary default that it cannot do.
-    raw = with_endpoint(PROD, **changes)
+    raw = with_endpoint(PROD, **changes, monitoring=None)
     raw["endpoints"][0]["deployment"].pop("traffic_shifting")
     (entry,) = parse(raw, "prod").endpoints
     assert entry.deployment.traffic_shifting == "all_at_once"

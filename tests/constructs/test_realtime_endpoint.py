@@ -113,6 +113,7 @@ def test_a_serverless_endpoint_has_no_vpc_no_instance_alarms_and_no_scaling_targ
     entry = endpoint_entry(
         variants=[{"serverless": {"memory_size_mb": 2048, "max_concurrency": 5}}],
         data_capture=None,
+        monitoring=None,
         network_isolation=False,
     )
     template, _ = synthesize(tmp_path, entry)

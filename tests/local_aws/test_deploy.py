@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ def first_deploy(aws: LocalAws) -> dict[str, dict[str, str]]:
     # Every stack at once: moto does not refuse an endpoint whose model is not uploaded yet
     # (test_ordered_deploy.py runs the steps a real account needs).
     deploy(aws, "dev")
-    roles = ("data", "network", "notebooks", "endpoints", "pipelines", "labeling")
+    roles = ("data", "network", "notebooks", "endpoints", "pipelines", "labeling", "monitoring")
     return {role: stack_outputs(aws, f"smplat-dev-{role}") for role in roles}
 
 
@@ -44,8 +45,8 @@ def test_outputs_equal_the_ssm_parameters(aws: LocalAws, first_deploy: dict[str,
     parameters = ssm_parameters(aws, "/smplat/dev")
     published = {k: v for outputs in first_deploy.values() for k, v in outputs.items()}
     assert (
-        len(published) == len(parameters) == 20 + 5 + 2 + 5 + 4 + 5
-    )  # data, network, notebooks, endpoints, pipelines, labeling
+        len(published) == len(parameters) == 20 + 5 + 2 + 5 + 4 + 5 + 6
+    )  # data, network, notebooks, endpoints, pipelines, labeling, monitoring
     assert parameters["/smplat/dev/train-channel-uri"] == published["TrainChannelUri"]
     assert parameters["/smplat/dev/vpc-id"] == published["VpcId"]
     # The local AWS cannot run the lookup of S3's prefix list (a Lambda function): no id to publish.
@@ -90,6 +91,34 @@ def test_the_labeling_stack_deploys_its_role_topics_and_outputs(
     attributes = [sns.get_topic_attributes(TopicArn=t["TopicArn"])["Attributes"] for t in sns.list_topics()["Topics"]]
     (topic,) = [a for a in attributes if "work team smplat-dev-annotators" in a.get("DisplayName", "")]
     assert topic["KmsMasterKeyId"] == data["KeyArn"]
+
+
+def test_the_monitoring_stack_deploys_its_schedule_runbook_and_roles(
+    aws: LocalAws, first_deploy: dict[str, dict[str, str]]
+) -> None:
+    """The drift check of the dev endpoint as the local AWS models it: the hourly rule that starts the
+    runbook, the runbook whose script is ops/monitoring_window.py, the roles under the stack's path, the
+    outputs (the local AWS skips the SageMaker Pipeline; tests/stacks/test_monitoring_stack.py asserts it)."""
+    outputs, data = first_deploy["monitoring"], first_deploy["data"]
+    assert outputs["MonitorSamplePipelineName"] == "smplat-dev-sample-monitor"
+    assert (
+        outputs["MonitorSampleReportsUri"]
+        == f"s3://{data['ArtifactsBucketName']}/monitoring/smplat-dev-sample/reports/"
+    )
+    assert outputs["MonitorSampleGroundTruthUri"] == f"s3://{data['ArtifactsBucketName']}/ground-truth/sample/"
+    assert outputs["MonitoringNamespace"] == "smplat/Monitoring"
+    rule = client(aws, "events").describe_rule(Name=outputs["MonitorSampleScheduleRuleName"])
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    (target,) = client(aws, "events").list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"].endswith(f":automation-definition/{outputs['MonitorSampleRunbookName']}:$DEFAULT")
+    document = client(aws, "ssm").get_document(Name=outputs["MonitorSampleRunbookName"])
+    # The local AWS keeps a content that CloudFormation gave as an object in Python's notation.
+    (step,) = ast.literal_eval(document["Content"])["mainSteps"]
+    assert step["inputs"]["Script"] == (ROOT / "ops" / "monitoring_window.py").read_text()
+    assert step["inputs"]["InputPayload"]["ArtifactsBucket"] == data["ArtifactsBucketName"]
+    roles = client(aws, "iam").list_roles(PathPrefix="/smplat-dev-monitoring/")["Roles"]
+    kinds = ("JobRole", "PipelineRole", "RunbookRole", "TriggerRole")
+    assert sorted(kind for r in roles for kind in kinds if f"MonitorSample{kind}" in r["RoleName"]) == list(kinds)
 
 
 def test_deployed_resources_are_what_the_template_says(aws: LocalAws, first_deploy: dict[str, dict[str, str]]) -> None:

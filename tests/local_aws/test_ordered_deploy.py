@@ -110,6 +110,7 @@ def test_with_the_image_it_uploads_the_model_before_the_endpoints_stack(
         Event("image-found", with_image.image),
         Event("model-uploaded", with_image.model),
         Event("deployed", "smplat-dev-endpoints"),
+        Event("deployed", "smplat-dev-monitoring"),
     ]
     cloudformation = client(aws, "cloudformation")
     created = {
@@ -117,7 +118,7 @@ def test_with_the_image_it_uploads_the_model_before_the_endpoints_stack(
         for s in cloudformation.describe_stacks()["Stacks"]
         if s["StackName"] != "CDKToolkit"
     }
-    assert max(created, key=created.__getitem__) == "smplat-dev-endpoints"
+    assert sorted(created, key=created.__getitem__)[-2:] == ["smplat-dev-endpoints", "smplat-dev-monitoring"]
     bucket, key = with_image.model.removeprefix("s3://").split("/", 1)
     uploaded = client(aws, "s3").head_object(Bucket=bucket, Key=key)
     assert uploaded["ContentLength"] == sample_model.stat().st_size

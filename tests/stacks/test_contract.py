@@ -42,9 +42,12 @@ def test_no_automatic_cross_stack_references(each_stage: SynthesizedStage) -> No
 def test_workload_stacks_deploy_after_the_data_and_network_stacks(each_stage: SynthesizedStage) -> None:
     stage = each_stage.stage
     assert [d.stack_name for d in stage.network.dependencies] == [f"smplat-{each_stage.name}-data"]
-    for stack in stage.workloads.values():
+    for id, stack in stage.workloads.items():
+        # Model Monitor's schedules name the endpoints: monitoring deploys after them too.
+        after = [f"smplat-{each_stage.name}-endpoints"] if id == "Monitoring" else []
         assert sorted(d.stack_name for d in stack.dependencies) == [
             f"smplat-{each_stage.name}-data",
+            *after,
             f"smplat-{each_stage.name}-network",
         ]
 

@@ -168,13 +168,17 @@ def test_alarms_notify_an_encrypted_topic_and_fill_a_dashboard(each_stage: Synth
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::ImportValue": f"smplat-{each_stage.name}-KeyArn"}
     alarms = each_stage.resources("endpoints", "AWS::CloudWatch::Alarm").values()
     name = endpoint_name(each_stage)
+    # The drift check's violations; dev's model quality on delivered ground truth.
+    quality = ["quality-accuracy", "quality-auc"] if each_stage.name == "dev" else []
     assert sorted(a["Properties"]["AlarmName"].removeprefix(f"{name}-") for a in alarms) == [
         "cpu",
+        "data-quality-violations",
         "disk",
         "errors4xx-rate",
         "errors5xx",
         "latency-p99",
         "memory",
+        *quality,
     ]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
@@ -212,7 +216,7 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
         context = {"aws:SourceAccount": account, "aws:SourceArn": alarm_arn(alarm, account), "aws:SecureTransport": tls}
         return decide(Request(Principal(service), "sns:Publish", topic_arn, context), document)
 
-    assert len(alarm_names) == 6
+    assert len(alarm_names) == {"dev": 9, "prod": 7}[each_stage.name]
     for alarm in alarm_names:
         assert publish(alarm) == "Allow", alarm
     assert publish(alarm_names[0], tls="false") == "Deny"
@@ -225,7 +229,11 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
         "ArnLike": {
             "aws:SourceArn": [
                 alarm_arn(f"{name}-{signal}")
-                for signal in ("errors5xx", "latency-p99", "errors4xx-rate", "cpu", "memory", "disk")
+                for signal in (
+                    *("errors5xx", "latency-p99", "errors4xx-rate", "cpu", "memory", "disk"),
+                    "data-quality-violations",
+                    *(("quality-accuracy", "quality-auc") if each_stage.name == "dev" else ()),
+                )
             ]
         },
     }

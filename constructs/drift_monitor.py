@@ -1,0 +1,534 @@
+"""The platform's own drift check of one endpoint's captured traffic (SageMaker Model Monitor is closed
+to new customers): a SageMaker Pipeline with one isolated processing job that runs
+model_code/monitor.py, started on the endpoint's schedule by an SSM Automation runbook that picks the
+window of capture files (ops/monitoring_window.py); and, once per stage, the CloudWatch metric filters
+that turn the job's report lines into metrics."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_ssm as ssm
+
+from config.monitoring import MonitoringConfig
+from constructs import Construct, pseudo
+from constructs.acknowledge import acknowledge_wildcard_resources
+from constructs.data_channels import MONITORING_PREFIX
+from constructs.execution_role import (
+    VPC_ATTACHMENT_WILDCARDS,
+    key_use_statements,
+    log_statements,
+    platform_job_conditions,
+    sagemaker_source_arn,
+    vpc_attachment_statements,
+)
+from constructs.pipeline_sdk import JobNames
+from constructs.service_role import service_role
+from ops import monitoring_window
+
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+PROCESSING = "/opt/ml/processing"
+# The metric filters' series, from model_code/monitor.py's report lines (`smplat_monitor` kind -> field).
+METRICS = {
+    "Violations": ("summary", "violations", {"Endpoint": "$.endpoint"}),
+    "MaxDrift": ("summary", "max_drift", {"Endpoint": "$.endpoint"}),
+    "Records": ("summary", "records", {"Endpoint": "$.endpoint"}),
+    "FeatureDrift": ("feature", "drift", {"Endpoint": "$.endpoint", "Feature": "$.feature"}),
+    "ModelQuality": ("model_quality", "value", {"Endpoint": "$.endpoint", "Metric": "$.metric"}),
+}
+
+
+def object_arn(uri: str) -> str:
+    """The ARN of the S3 object at `uri` (s3://bucket/key)."""
+    return f"arn:{pseudo.PARTITION}:s3:::{uri.removeprefix('s3://')}"
+
+
+def namespace(project: str) -> str:
+    """The platform's own CloudWatch namespace of monitoring metrics."""
+    return f"{project}/Monitoring"
+
+
+class MonitoringMetrics(Construct):
+    """Metric filters on the processing jobs' log group: each report line of a stage's monitoring job
+    (JSON, see model_code/monitor.py) becomes a data point in `<project>/Monitoring`, with the endpoint
+    (and the feature or metric) as dimensions. A job with network isolation cannot call CloudWatch;
+    its output reaches CloudWatch Logs through SageMaker.
+
+    Props:
+        project: names the namespace.
+        endpoint_pattern: the endpoints whose lines count (`<project>-<stage>-*`).
+    """
+
+    def __init__(self, scope: Construct, id: str, *, project: str, endpoint_pattern: str) -> None:
+        super().__init__(scope, id)
+        for metric, (kind, field, dimensions) in METRICS.items():
+            logs.CfnMetricFilter(
+                self,
+                metric,
+                log_group_name=PROCESSING_LOG_GROUP,
+                filter_name=f"{endpoint_pattern.rstrip('*')}monitoring-{metric}",
+                filter_pattern=f'{{ $.smplat_monitor = "{kind}" && $.endpoint = "{endpoint_pattern}" }}',
+                metric_transformations=[
+                    logs.CfnMetricFilter.MetricTransformationProperty(
+                        metric_namespace=namespace(project),
+                        metric_name=metric,
+                        metric_value=f"$.{field}",
+                        dimensions=[
+                            logs.CfnMetricFilter.DimensionProperty(key=key, value=value)
+                            for key, value in dimensions.items()
+                        ],
+                    )
+                ],
+            )
+
+
+class DriftMonitor(Construct):
+    """The scheduled drift check of one endpoint.
+
+    - the monitoring pipeline `<endpoint>-monitor`: one processing job (AWS's scikit-learn image,
+      model_code/ as its code) in the platform's subnets with network isolation, its volume and output
+      encrypted with the platform key, that checks the capture files of a manifest against a baseline
+      and writes Model Monitor's files under `monitoring/<endpoint>/reports/<execution>/`;
+    - the runbook and the schedule rule that start it with the window's manifest and the baseline
+      (nothing starts when no traffic was captured);
+    - three roles: the job's (reads exactly the endpoint's capture, its ground truth, manifests and the
+      baseline; writes only its reports), the pipeline's (creates only that job, inside the platform),
+      the runbook's (lists the window, writes manifests, starts only this pipeline).
+
+    Props:
+        endpoint_name: the endpoint's physical name.
+        config: the endpoint's `monitoring` entry.
+        capture_prefix: where the endpoint captures (`data-capture/<endpoint>/`).
+        package: the served model package (a version ARN) or the SSM parameter naming the latest approved
+            one (`/...`), for a baseline published with the package; None with the entry's `baseline`.
+        job_names: the prefixes of the stage's job names.
+        key, artifacts_bucket: the data stack's.
+        code: the model_code/ bundle the job runs.
+        image_uri: AWS's scikit-learn processing image.
+        subnets, security_group: where the job runs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        endpoint_name: str,
+        config: MonitoringConfig,
+        capture_prefix: str,
+        package: str | None,
+        job_names: JobNames,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+        code: s3_assets.Asset,
+        image_uri: str,
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.pipeline_name = f"{endpoint_name}-monitor"
+        self.rule_name = f"{endpoint_name}-monitor-schedule"
+        own = f"{MONITORING_PREFIX}{endpoint_name}/"
+        manifests, reports = f"{own}manifests/", f"{own}reports/"
+        truth = config.model_quality.ground_truth_prefix if config.model_quality else None
+        bucket = artifacts_bucket.bucket_name
+        self.reports_uri = f"s3://{bucket}/{reports}"
+        baseline = config.baseline.uris(bucket) if config.baseline else None
+
+        self.job_role = service_role(
+            self,
+            "JobRole",
+            service="sagemaker.amazonaws.com",
+            description=f"Runs the drift checks of endpoint {endpoint_name}",
+            source_arn=sagemaker_source_arn(),
+        )
+        reads = [capture_prefix, manifests, *([truth] if truth else [])]
+        job_policy = iam.ManagedPolicy(
+            self,
+            "JobPolicy",
+            description=f"Least privilege for the drift checks of endpoint {endpoint_name}",
+            roles=[self.job_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadWindowAndBaseline",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        *(artifacts_bucket.arn_for_objects(f"{prefix}*") for prefix in reads),
+                        # A given baseline: exactly its files; else those the training pipelines publish.
+                        *(
+                            [object_arn(uri) for uri in baseline]
+                            if baseline
+                            else [artifacts_bucket.arn_for_objects("pipelines/*/baseline/*")]
+                        ),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteOwnReports",
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts_bucket.arn_for_objects(f"{reports}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadCode",
+                    actions=["s3:GetObject"],
+                    resources=[code.bucket.arn_for_objects(code.s3_object_key)],
+                ),
+                *key_use_statements(key, grants=True),
+                *log_statements(stack, [PROCESSING_LOG_GROUP], stream_prefix=job_names.log_streams),
+                *vpc_attachment_statements(subnets, [security_group]),
+            ],
+        )
+        acknowledge_wildcard_resources(
+            job_policy,
+            f"capture files, ground truth and manifests are named by SageMaker and the team at run time (only "
+            f"under {capture_prefix}{', ' + truth if truth else ''} and {manifests}); reports are named by "
+            f"execution (only under {reports}); baselines published by the training pipelines are named by "
+            "execution; log streams are named after jobs at run time; " + VPC_ATTACHMENT_WILDCARDS,
+        )
+
+        self.pipeline_role = service_role(
+            self,
+            "PipelineRole",
+            service="sagemaker.amazonaws.com",
+            description=f"Runs the drift-check pipeline of endpoint {endpoint_name}",
+            source_arn=sagemaker_source_arn(),
+        )
+        jobs = stack.format_arn(
+            service="sagemaker", resource="processing-job", resource_name=job_names.pattern("processing-job")
+        )
+        pipeline_policy = iam.ManagedPolicy(
+            self,
+            "PipelinePolicy",
+            description=f"Least privilege for the drift-check pipeline of endpoint {endpoint_name}",
+            roles=[self.pipeline_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="CreateIsolatedChecksInThePlatform",
+                    actions=["sagemaker:CreateProcessingJob"],
+                    resources=[jobs],
+                    conditions={
+                        **platform_job_conditions(subnets, security_group, key),
+                        "Bool": {"sagemaker:NetworkIsolation": "true"},
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="FollowChecks",
+                    actions=["sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"],
+                    resources=[jobs],
+                ),
+                iam.PolicyStatement(
+                    sid="PassOnlyTheJobRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.job_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+            ],
+        )
+        acknowledge_wildcard_resources(
+            pipeline_policy,
+            "job names get a suffix at run time (only the stage's prefix; creation is further bound to the "
+            "platform's subnets, security group and key, with network isolation)",
+        )
+
+        # The baseline inputs are single files under folders of their own; the glob finds them by any name.
+        check = (
+            f"--capture {PROCESSING}/input/{capture_prefix} --statistics {PROCESSING}/baseline/statistics/*.json "
+            f"--constraints {PROCESSING}/baseline/constraints/*.json --output {PROCESSING}/report "
+            f"--endpoint {endpoint_name}"
+        )
+        # Ground truth is optional per window: passed only when the manifest brought some.
+        truth_folder = f"{PROCESSING}/input/{truth}"
+        quality = (
+            f'if [ -d {truth_folder} ]; then set -- "$@" --ground-truth {truth_folder} '
+            f"--problem-type {config.model_quality.problem_type}; fi; "
+            if config.model_quality and truth
+            else ""
+        )
+        run = (
+            f"set -e; mkdir -p /tmp/code; tar -xzf {PROCESSING}/code/* -C /tmp/code; cd /tmp/code; {quality}"
+            f'PYTHONPATH=/tmp/code exec python3 model_code/monitor.py check {check} "$@"'
+        )
+
+        def s3_input(name: str, uri: object, local: str, kind: str = "S3Prefix") -> dict[str, object]:
+            return {
+                "InputName": name,
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": local,
+                    "S3DataType": kind,
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+
+        def parameter(name: str) -> dict[str, str]:
+            return {"Get": f"Parameters.{name}"}
+
+        definition = {
+            "Version": "2020-12-01",
+            "Parameters": [
+                {"Name": "CaptureManifest", "Type": "String"},
+                {"Name": "BaselineStatistics", "Type": "String"},
+                {"Name": "BaselineConstraints", "Type": "String"},
+            ],
+            "PipelineExperimentConfig": None,
+            "Steps": [
+                {
+                    "Name": "CheckDrift",
+                    "Type": "Processing",
+                    "Arguments": {
+                        "ProcessingJobName": job_names.prefix,
+                        "ProcessingResources": {
+                            "ClusterConfig": {
+                                "InstanceType": config.instance_type,
+                                "InstanceCount": 1,
+                                "VolumeSizeInGB": 30,
+                                "VolumeKmsKeyId": key.key_arn,
+                            }
+                        },
+                        "AppSpecification": {
+                            "ImageUri": image_uri,
+                            "ContainerEntrypoint": ["/bin/sh", "-c", run, "sh"],
+                        },
+                        "RoleArn": self.job_role.role_arn,
+                        "ProcessingInputs": [
+                            s3_input("window", parameter("CaptureManifest"), f"{PROCESSING}/input", "ManifestFile"),
+                            *(
+                                s3_input(kind, parameter(f"Baseline{kind.title()}"), f"{PROCESSING}/baseline/{kind}")
+                                for kind in ("statistics", "constraints")
+                            ),
+                            s3_input("code", f"s3://{code.s3_bucket_name}/{code.s3_object_key}", f"{PROCESSING}/code"),
+                        ],
+                        "ProcessingOutputConfig": {
+                            "Outputs": [
+                                {
+                                    "OutputName": "report",
+                                    "AppManaged": False,
+                                    "S3Output": {
+                                        "S3Uri": {
+                                            "Std:Join": {
+                                                "On": "",
+                                                "Values": [self.reports_uri, {"Get": "Execution.PipelineExecutionId"}],
+                                            }
+                                        },
+                                        "LocalPath": f"{PROCESSING}/report",
+                                        "S3UploadMode": "EndOfJob",
+                                    },
+                                }
+                            ],
+                            "KmsKeyId": key.key_arn,
+                        },
+                        "NetworkConfig": {
+                            "EnableNetworkIsolation": True,
+                            "EnableInterContainerTrafficEncryption": True,
+                            "VpcConfig": {
+                                "SecurityGroupIds": [security_group.security_group_id],
+                                "Subnets": [subnet.subnet_id for subnet in subnets],
+                            },
+                        },
+                        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_minutes * 60},
+                    },
+                }
+            ],
+        }
+        del definition["PipelineExperimentConfig"]  # none: no experiment tracking
+        self.definition = definition
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description=f"Drift check of the traffic endpoint {endpoint_name} captured",
+            role_arn=self.pipeline_role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)},
+        )
+        self.pipeline.node.add_dependency(pipeline_policy)
+        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=self.pipeline_name)
+        self._schedule(
+            endpoint_name, config, capture_prefix, manifests, truth, baseline, package, key, artifacts_bucket
+        )
+
+    def _schedule(
+        self,
+        endpoint_name: str,
+        config: MonitoringConfig,
+        capture_prefix: str,
+        manifests: str,
+        truth: str | None,
+        baseline: tuple[str, str] | None,
+        package: str | None,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+    ) -> None:
+        """The runbook that picks the window and starts the pipeline, and the rule that starts the runbook."""
+        stack = Stack.of(self)
+        self.runbook_role = iam.Role(
+            self,
+            "RunbookRole",
+            assumed_by=iam.ServicePrincipal(
+                "ssm.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="ssm", resource="automation-execution", resource_name="*"
+                        )
+                    },
+                },
+            ),
+            description=f"Starts the drift checks of endpoint {endpoint_name}",
+        )
+        listed = [capture_prefix, *([truth] if truth else [])]
+        statements = [
+            iam.PolicyStatement(
+                sid="ListTheWindow",
+                actions=["s3:ListBucket"],
+                resources=[artifacts_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in listed]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteManifests",
+                actions=["s3:PutObject"],
+                resources=[artifacts_bucket.arn_for_objects(f"{manifests}*")],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptManifestsThroughS3",
+                actions=["kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": [f"s3.{pseudo.REGION}.amazonaws.com"]}},
+            ),
+            iam.PolicyStatement(
+                sid="StartTheCheck", actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn]
+            ),
+        ]
+        if package is not None:
+            if package.startswith("/"):
+                statements.append(
+                    iam.PolicyStatement(
+                        sid="ReadServedPackage",
+                        actions=["ssm:GetParameter"],
+                        resources=[
+                            stack.format_arn(service="ssm", resource="parameter", resource_name=package.lstrip("/"))
+                        ],
+                    )
+                )
+            group_versions = (
+                package
+                if not package.startswith("/")
+                else stack.format_arn(
+                    service="sagemaker", resource="model-package", resource_name=f"{_group(package)}/*"
+                )
+            )
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ReadPackageBaseline", actions=["sagemaker:DescribeModelPackage"], resources=[group_versions]
+                )
+            )
+        runbook_policy = iam.ManagedPolicy(self, "RunbookPolicy", roles=[self.runbook_role], statements=statements)
+        acknowledge_wildcard_resources(
+            runbook_policy,
+            f"manifests are named by window (only under {manifests}); the latest approved package is a version "
+            "numbered by SageMaker (only of the stage's group)",
+        )
+        inputs = {
+            "ArtifactsBucket": artifacts_bucket.bucket_name,
+            "CapturePrefix": capture_prefix,
+            "GroundTruthPrefix": truth or "",
+            "ManifestPrefix": manifests,
+            "WindowHours": str(config.window),
+            "KeyArn": key.key_arn,
+            "PipelineName": self.pipeline_name,
+            "BaselineStatistics": baseline[0] if baseline else "",
+            "BaselineConstraints": baseline[1] if baseline else "",
+            "ModelPackageArn": package if package and not package.startswith("/") else "",
+            "PackageParameter": package if package and package.startswith("/") else "",
+        }
+        self.runbook = ssm.CfnDocument(
+            self,
+            "Runbook",
+            document_type="Automation",
+            document_format="JSON",
+            content={
+                "schemaVersion": "0.3",
+                "description": f"Start a drift check of the traffic endpoint {endpoint_name} captured",
+                "assumeRole": "{{ AutomationAssumeRole }}",
+                "parameters": {"AutomationAssumeRole": {"type": "String", "default": self.runbook_role.role_arn}},
+                "mainSteps": [
+                    {
+                        "name": "StartCheck",
+                        "action": "aws:executeScript",
+                        "inputs": {
+                            "Runtime": "python3.11",
+                            "Handler": monitoring_window.HANDLER,
+                            "Script": inspect.getsource(monitoring_window),
+                            "InputPayload": inputs,
+                        },
+                        "outputs": [{"Name": "Result", "Selector": "$.Payload", "Type": "StringMap"}],
+                    }
+                ],
+            },
+        )
+        runbook_arn = stack.format_arn(
+            service="ssm", resource="automation-definition", resource_name=f"{self.runbook.ref}:$DEFAULT"
+        )
+        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=self.rule_name)
+        self.trigger_role = iam.Role(
+            self,
+            "TriggerRole",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID, "aws:SourceArn": rule_arn}},
+            ),
+            description=f"Starts the runbook of the drift checks of endpoint {endpoint_name}",
+        )
+        iam.ManagedPolicy(
+            self,
+            "TriggerPolicy",
+            roles=[self.trigger_role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartRunbook", actions=["ssm:StartAutomationExecution"], resources=[runbook_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="PassRunbookRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.runbook_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
+                ),
+            ],
+        )
+        # A missed start is not retried past the next one: the schedule starts the next window anyway.
+        self.rule = events.CfnRule(
+            self,
+            "Schedule",
+            name=self.rule_name,
+            description=f"Drift check of endpoint {endpoint_name}",
+            schedule_expression=config.schedule,
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="StartCheck",
+                    arn=runbook_arn,
+                    role_arn=self.trigger_role.role_arn,
+                    retry_policy=events.CfnRule.RetryPolicyProperty(
+                        maximum_retry_attempts=5, maximum_event_age_in_seconds=3600
+                    ),
+                )
+            ],
+        )
+
+
+def _group(parameter: str) -> str:
+    """The model package group of the latest-approved parameter `/<project>/<stage>/...`: `<project>-<stage>`."""
+    project, stage = parameter.strip("/").split("/")[:2]
+    return f"{project}-{stage}"
