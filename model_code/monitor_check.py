@@ -1,12 +1,11 @@
 """The monitor's `check`: streams data-capture files against a baseline, writes Model Monitor's
 statistics.json and constraint_violations.json (and model quality with ground truth), and prints
-one JSON line per metric for CloudWatch metric filters. The CLI of model_code/monitor.py.
+one JSON line per metric for CloudWatch metric filters. See model_code/monitor.py.
 Python 3.8+, standard library and numpy only.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import sys
@@ -15,8 +14,7 @@ from typing import Any
 
 from model_code import monitor_formats as fmt
 from model_code import monitor_quality as quality
-from model_code.contract import LABEL_COLUMN
-from model_code.monitor import CHUNK_ROWS, LINES_PER_BATCH, Columns, _refuse_wrong_widths, _write, baseline, csv_files
+from model_code.monitor_baseline import CHUNK_ROWS, LINES_PER_BATCH, Columns, csv_files, refuse_wrong_widths, write_json
 from model_code.monitor_formats import MonitorError
 
 
@@ -108,9 +106,10 @@ def check(
     strings = {j for j, f in enumerate(base.features) if f.inferred_type == fmt.STRING}
     edges = [f.edges if f.numeric and f.edges is not None else None for f in base.features]
     columns = Columns(width, strings, edges)
-    truth = quality.load_ground_truth(csv_files(ground_truth, "*.jsonl")) if ground_truth else {}
     if ground_truth and problem_type not in quality.PROBLEM_TYPES:
-        raise MonitorError(f"--problem-type {problem_type!r}: with --ground-truth give one of {quality.PROBLEM_TYPES}")
+        allowed = ", ".join(quality.PROBLEM_TYPES)
+        raise MonitorError(f"--problem-type {problem_type!r}: with --ground-truth give one of {allowed}")
+    truth = quality.load_ground_truth(csv_files(ground_truth, "*.jsonl")) if ground_truth else {}
     pairs: tuple[list[str], list[Any]] = ([], [])
     rows: list[str] = []
     origins: list[tuple[Path, int]] = []
@@ -122,19 +121,19 @@ def check(
             _join(record, truth, pairs, path, number)
         if len(rows) >= CHUNK_ROWS:
             columns.add(rows, origins)
-            _refuse_wrong_widths(columns, strict=False)
+            refuse_wrong_widths(columns, strict=False)
             rows, origins = [], []
     columns.add(rows, origins)
-    _refuse_wrong_widths(columns, strict=False)
+    refuse_wrong_widths(columns, strict=False)
 
     kinds = [f.inferred_type if f.inferred_type != fmt.UNKNOWN else fmt.FRACTIONAL for f in base.features]
     features = [columns.feature_statistics(j, names[j], kinds[j]) for j in range(width)]
-    _write(
+    write_json(
         output / fmt.STATISTICS_FILE, {"version": 0.0, "dataset": {"item_count": columns.rows}, "features": features}
     )
     drift = [_drift(base, f, columns, j) for j, f in enumerate(base.features)]
     violations = _violations(base, columns, drift) if base.config.get("evaluate_constraints") != "Disabled" else []
-    _write(output / fmt.VIOLATIONS_FILE, {"violations": violations})
+    write_json(output / fmt.VIOLATIONS_FILE, {"violations": violations})
 
     for j, name in enumerate(names):
         count = sum(1 for v in violations if v["feature_name"] == name)
@@ -240,9 +239,9 @@ def _model_quality(
 ) -> None:
     folder = output / "model_quality"
     stats = quality.statistics(problem, *pairs)
-    _write(folder / fmt.STATISTICS_FILE, stats)
+    write_json(folder / fmt.STATISTICS_FILE, stats)
     violations = quality.evaluate(problem, stats, _read_json(constraints_path)) if constraints_path else []
-    _write(folder / fmt.VIOLATIONS_FILE, {"violations": violations})
+    write_json(folder / fmt.VIOLATIONS_FILE, {"violations": violations})
     if not pairs[0]:
         print("model quality: no captured record matches a ground-truth eventId", file=sys.stderr)
         return
@@ -265,66 +264,3 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise MonitorError(f"{path}: expected a JSON object")
     return document
-
-
-# ---- CLI ------------------------------------------------------------------------------------------
-
-
-def add_commands(commands: Any) -> None:
-    """The `baseline` and `check` subcommands, on this module's parser and on the lifecycle's."""
-    base = commands.add_parser("baseline", help="statistics.json + constraints.json of a CSV channel")
-    base.add_argument("--input", type=Path, required=True, help="CSV file or folder of *.csv (header row)")
-    base.add_argument("--output", type=Path, required=True, help="folder for statistics.json, constraints.json")
-    base.add_argument("--label", default=LABEL_COLUMN, help=f"column left out of the features (default {LABEL_COLUMN})")
-    base.set_defaults(monitor_run=_run_baseline)
-
-    run = commands.add_parser("check", help="check captured traffic against a baseline")
-    run.add_argument("--capture", type=Path, required=True, help="a capture *.jsonl file or a folder of them")
-    run.add_argument("--statistics", type=Path, required=True, help="the baseline's statistics.json")
-    run.add_argument("--constraints", type=Path, required=True, help="the baseline's constraints.json")
-    run.add_argument("--output", type=Path, required=True, help="folder for the report")
-    run.add_argument("--endpoint", default="local", help="endpoint name in the metric lines (default local)")
-    run.add_argument("--ground-truth", type=Path, default=None, help="ground-truth *.jsonl file or folder")
-    run.add_argument("--problem-type", choices=quality.PROBLEM_TYPES, default=None)
-    run.add_argument("--model-quality-constraints", type=Path, default=None, help="model-quality constraints.json")
-    run.set_defaults(monitor_run=_run_check)
-
-
-def _run_baseline(args: argparse.Namespace) -> None:
-    baseline(args.input, args.output, args.label)
-
-
-def _run_check(args: argparse.Namespace) -> None:
-    check(
-        args.capture,
-        args.statistics,
-        args.constraints,
-        args.output,
-        endpoint=args.endpoint,
-        ground_truth=args.ground_truth,
-        problem_type=args.problem_type,
-        quality_constraints=args.model_quality_constraints,
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run a parsed `baseline` or `check`: 0 when done (violations or not), 2 on bad input."""
-    try:
-        args.monitor_run(args)
-    except MonitorError as err:
-        print(f"monitor {args.monitor_command}: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"monitor {args.monitor_command}: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from model_code import monitor
-
-    parser = argparse.ArgumentParser(
-        prog="model_code/monitor.py", description=monitor.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_commands(parser.add_subparsers(dest="monitor_command", required=True))
-    return run(parser.parse_args(argv))

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from model_code.monitor import PROBLEM_TYPES
 from model_code.monitor_formats import MonitorError
 
-BINARY, MULTICLASS, REGRESSION = "BinaryClassification", "MulticlassClassification", "Regression"
-PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
+BINARY, MULTICLASS, REGRESSION = PROBLEM_TYPES
 METRICS_KEY = {
     BINARY: "binary_classification_metrics",
     MULTICLASS: "multiclass_classification_metrics",
