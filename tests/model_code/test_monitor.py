@@ -296,7 +296,8 @@ def test_normal_traffic_has_no_violations_and_prints_the_contract_lines(
     channels: Path, base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, rows = sample_rows(channels)
-    capture = write_capture(tmp_path, [capture_line(r) for r in rows])
+    lines = [capture_line(r) for r in rows]
+    capture = write_capture(tmp_path, [*lines[:40], "", *lines[40:]])  # a blank line is no record
     result = run_check(base, capture.parent.parent, tmp_path / "out", capsys, "--endpoint", "sample-endpoint")
     assert result["code"] == 0 and result["violations"] == []
     features, summary = result["lines"][:-1], result["lines"][-1]
@@ -424,7 +425,7 @@ def test_chunked_streaming_gives_the_statistics_of_one_pass(
     capture = write_capture(tmp_path, [capture_line(r) for r in rows])
     whole = run_check(base, capture, tmp_path / "whole", capsys)
     monkeypatch.setattr(monitor_check, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(monitor_check, "LINES_PER_BATCH", 3)
+    monkeypatch.setattr(monitor_check, "READ_BYTES", 2000)
     monkeypatch.setattr(monitor_baseline.fmt, "KLL_PARAMETERS", {"c": 0.64, "k": 8.0})
     chunked = run_check(base, capture, tmp_path / "chunked", capsys)
     assert chunked["lines"] == whole["lines"]
