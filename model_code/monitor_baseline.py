@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,27 @@ from model_code.monitor_formats import MonitorError
 
 CHUNK_ROWS = 16384  # rows parsed per numpy call: a few MB whatever the input size
 MAX_WRONG_WIDTH = 0.5  # above this share of rows with the wrong column count, the input is refused
-Origin = tuple  # (file, line) of a row, for messages
+
+
+class Origins:
+    """The (file, line) of each row of a chunk, kept as one line-number sequence per file segment
+    (rows only need it for messages, so nothing is built per row)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.segments: list[tuple[Path, Sequence[int]]] = []
+        self.size = 0
+
+    def add(self, path: Path, lines: Sequence[int]) -> None:
+        if len(lines):
+            self.starts.append(self.size)
+            self.segments.append((path, lines))
+            self.size += len(lines)
+
+    def __getitem__(self, row: int) -> tuple[Path, int]:
+        k = bisect_right(self.starts, row) - 1
+        path, lines = self.segments[k]
+        return path, lines[row - self.starts[k]]
 
 
 class Columns:
@@ -40,7 +62,7 @@ class Columns:
         self.sample, self.stride = np.empty((0, width)), 1
         self.wrong: dict[str, Any] = {"short": 0, "long": 0, "first_short": None, "first_long": None}
 
-    def add(self, rows: list[str], origins: list[Origin]) -> None:
+    def add(self, rows: list[str], origins: Origins) -> None:
         matrix, bad, texts = self._parse(rows, origins)
         m = len(matrix)
         mask = ~np.isnan(matrix)
@@ -69,7 +91,7 @@ class Columns:
             self._count_values(j, column)
         self.rows += m
 
-    def _parse(self, rows: list[str], origins: list[Origin]) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
+    def _parse(self, rows: list[str], origins: Origins) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
         width = self.width
         if rows and not self.strings:
             # numpy's C reader (numpy >= 1.23; older ones parse in Python, just slower): refuses
@@ -85,14 +107,14 @@ class Columns:
         commas = list(map(str.count, rows, repeat(",")))
         # The careful path, for chunks with missing values, text, wrong widths or String features.
         kept = []
-        for row, count, origin in zip(rows, commas, origins):  # noqa: B905 (Python 3.8)
+        for i, (row, count) in enumerate(zip(rows, commas)):  # noqa: B905 (Python 3.8)
             if count == width - 1:
                 kept.append(row.split(","))
                 continue
             kind = "short" if count < width - 1 else "long"
             self.wrong[kind] += 1
             if self.wrong["first_" + kind] is None:
-                self.wrong["first_" + kind] = (origin, count + 1)
+                self.wrong["first_" + kind] = (origins[i], count + 1)
         matrix = np.full((len(kept), width), np.nan)
         bad = np.zeros(width, dtype=np.int64)
         texts: dict[int, list[str]] = {j: [] for j in self.strings}
@@ -195,7 +217,7 @@ def csv_files(path: Path, pattern: str) -> list[Path]:
 
 
 def _csv_chunks(files: list[Path], label: str) -> Any:
-    """(header without the label, rows without the label, origins) in chunks of CHUNK_ROWS."""
+    """(rows without the label, their origins) in chunks of CHUNK_ROWS."""
     header: list[str] | None = None
     for path in files:
         with path.open(encoding="utf-8") as handle:
@@ -206,7 +228,7 @@ def _csv_chunks(files: list[Path], label: str) -> Any:
                 raise MonitorError(f"{path}:1: header differs from {files[0]}'s")
             skip = names.index(label) if label in names else -1
             rows: list[str] = []
-            origins: list[Origin] = []
+            numbers: list[int] = []
             for number, line in enumerate(handle, 2):
                 line = line.rstrip("\r\n")
                 if not line:
@@ -215,12 +237,18 @@ def _csv_chunks(files: list[Path], label: str) -> Any:
                     fields = line.split(",")
                     line = ",".join(fields[:skip] + fields[skip + 1 :])
                 rows.append(line)
-                origins.append((path, number))
+                numbers.append(number)
                 if len(rows) == CHUNK_ROWS:
-                    yield [n for n in names if n != label], rows, origins
-                    rows, origins = [], []
+                    yield rows, _origins(path, numbers)
+                    rows, numbers = [], []
             if rows:
-                yield [n for n in names if n != label], rows, origins
+                yield rows, _origins(path, numbers)
+
+
+def _origins(path: Path, lines: Sequence[int]) -> Origins:
+    origins = Origins()
+    origins.add(path, lines)
+    return origins
 
 
 def baseline(input_path: Path, output: Path, label: str = LABEL_COLUMN) -> dict[str, Any]:
@@ -259,7 +287,7 @@ def baseline(input_path: Path, output: Path, label: str = LABEL_COLUMN) -> dict[
 
 
 def _scan(files: list[Path], label: str, columns: Columns) -> Columns:
-    for _, rows, origins in _csv_chunks(files, label):
+    for rows, origins in _csv_chunks(files, label):
         columns.add(rows, origins)
         refuse_wrong_widths(columns, strict=True)
     return columns

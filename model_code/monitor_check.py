@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from itertools import repeat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from model_code import monitor_formats as fmt
 from model_code import monitor_quality as quality
-from model_code.monitor_baseline import CHUNK_ROWS, Columns, csv_files, refuse_wrong_widths, write_json
+from model_code.monitor_baseline import CHUNK_ROWS, Columns, Origins, csv_files, refuse_wrong_widths, write_json
 from model_code.monitor_formats import MonitorError
 
 READ_BYTES = 1 << 20  # capture lines read (and parsed by one json.loads) at a time
@@ -54,7 +54,7 @@ def _parse_batch(path: Path, batch: list[str], numbers: range) -> list[Any]:
     return records
 
 
-def _batch_rows(records: list[Any], path: Path, numbers: range) -> tuple[list[str], list[Any]]:
+def _batch_rows(records: list[Any], path: Path, numbers: range) -> tuple[list[str], Sequence[int]]:
     """The feature rows of a batch of captured requests and the (file, line) of each."""
     try:  # the common case, one CSV row per request, in a few C-level passes over the batch
         bodies = [record["captureData"]["endpointInput"] for record in records]
@@ -62,18 +62,18 @@ def _batch_rows(records: list[Any], path: Path, numbers: range) -> tuple[list[st
         if all(body["encoding"] == "CSV" for body in bodies) and all(data):
             joined = "".join(data)
             if "\n" not in joined and "\r" not in joined:
-                return data, list(zip(repeat(path), numbers))
+                return data, numbers
     except (KeyError, TypeError):
         pass
     rows: list[str] = []
-    origins: list[Any] = []
+    lines: list[int] = []
     for record, number in zip(records, numbers):  # noqa: B905 (Python 3.8)
         if record is None:
             continue
         found = _input_rows(record, path, number)
         rows.extend(found)
-        origins.extend([(path, number)] * len(found))
-    return rows, origins
+        lines.extend([number] * len(found))
+    return rows, lines
 
 
 def _input_rows(record: Any, path: Path, number: int) -> list[str]:
@@ -136,11 +136,11 @@ def check(
     truth = quality.load_ground_truth(csv_files(ground_truth, "*.jsonl")) if ground_truth else {}
     pairs: tuple[list[str], list[Any]] = ([], [])
     rows: list[str] = []
-    origins: list[tuple[Path, int]] = []
+    origins = Origins()
     for records, path, numbers in _batches(csv_files(capture, "*.jsonl")):
         found, where = _batch_rows(records, path, numbers)
         rows.extend(found)
-        origins.extend(where)
+        origins.add(path, where)
         if truth:
             for record, number in zip(records, numbers):  # noqa: B905 (Python 3.8)
                 if record is not None:
@@ -148,7 +148,7 @@ def check(
         if len(rows) >= CHUNK_ROWS:
             columns.add(rows, origins)
             refuse_wrong_widths(columns, strict=False)
-            rows, origins = [], []
+            rows, origins = [], Origins()
     columns.add(rows, origins)
     refuse_wrong_widths(columns, strict=False)
 
