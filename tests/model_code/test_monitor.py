@@ -415,7 +415,19 @@ def test_json_and_base64_bodies_give_the_statistics_of_csv(
         capture = write_capture(tmp_path / encoding, [capture_line(r, encoding=encoding) for r in rows])
         assert run_check(base, capture, tmp_path / encoding / "out", capsys)["violations"] == []
         reports.append(load(tmp_path / encoding / "out" / "statistics.json"))
-    assert reports[0] == reports[1] == reports[2]
+    # Several rows a request (a CSV body of many lines, a JSON body of many instances): each row counts.
+    pairs = [rows[i : i + 2] for i in range(0, len(rows), 2)]
+    batched = [capture_line([f"{','.join(p[0])}\n{','.join(p[1])}"] if len(p) == 2 else p[0]) for p in pairs]
+    instances = [json.dumps({"instances": [[float(v) for v in r] for r in p]}) for p in pairs]
+    as_json = [
+        capture_line(["x"]).replace('"data": "x", "encoding": "CSV"', f'"data": {json.dumps(i)}, "encoding": "JSON"')
+        for i in instances
+    ]
+    for name, lines in (("batched", batched), ("instances", as_json)):
+        result = run_check(base, write_capture(tmp_path / name, lines), tmp_path / name / "out", capsys)
+        assert result["lines"][-1]["records"] == 85
+        reports.append(load(tmp_path / name / "out" / "statistics.json"))
+    assert reports[0] == reports[1] == reports[2] == reports[3] == reports[4]
 
 
 def test_chunked_streaming_gives_the_statistics_of_one_pass(
@@ -424,8 +436,8 @@ def test_chunked_streaming_gives_the_statistics_of_one_pass(
     _, rows = sample_rows(channels)
     capture = write_capture(tmp_path, [capture_line(r) for r in rows])
     whole = run_check(base, capture, tmp_path / "whole", capsys)
-    monkeypatch.setattr(monitor_check, "CHUNK_ROWS", 7)
-    monkeypatch.setattr(monitor_check, "READ_BYTES", 2000)
+    monkeypatch.setattr(monitor_check, "CHUNK_ROWS", 5)
+    monkeypatch.setattr(monitor_check, "READ_BYTES", 1)  # one line a batch
     monkeypatch.setattr(monitor_baseline.fmt, "KLL_PARAMETERS", {"c": 0.64, "k": 8.0})
     chunked = run_check(base, capture, tmp_path / "chunked", capsys)
     assert chunked["lines"] == whole["lines"]
@@ -437,7 +449,7 @@ def test_chunked_streaming_gives_the_statistics_of_one_pass(
     )
     assert many["distribution"]["kll"]["buckets"] == one["distribution"]["kll"]["buckets"]
     # At most 2k rows kept: every 8th row of the 85 once the sample passed 16 rows.
-    assert len(many["distribution"]["kll"]["sketch"]["data"][0]) == 11
+    assert many["distribution"]["kll"]["sketch"]["data"][0] == sorted(float(r[3]) for r in rows[::8])
 
 
 # ---- model quality --------------------------------------------------------------------------------
