@@ -122,9 +122,13 @@ def check(
     quality_constraints: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Check the capture against the baseline; returns the violations (also written to output)."""
-    base = fmt.read_baseline(
-        _read_json(statistics_path), _read_json(constraints_path), (str(statistics_path), str(constraints_path))
-    )
+    statistics, constraints = _read_json(statistics_path), _read_json(constraints_path)
+    try:
+        base = fmt.read_baseline(statistics, constraints, (str(statistics_path), str(constraints_path)))
+    except MonitorError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise MonitorError(f"{statistics_path}, {constraints_path}: not a Model Monitor baseline ({err!r})") from None
     names = [f.name for f in base.features]
     width = len(names)
     strings = {j for j, f in enumerate(base.features) if f.inferred_type == fmt.STRING}
@@ -181,7 +185,7 @@ def _join(record: Any, truth: dict[str, str], pairs: tuple[list[str], list[Any]]
         return
     try:
         predicted = quality.predictions(record["captureData"]["endpointOutput"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise MonitorError(
             f"{path}:{number}: no readable captureData.endpointOutput to join with ground truth"
         ) from None

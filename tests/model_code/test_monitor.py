@@ -406,6 +406,21 @@ def test_bad_capture_lines_exit_2_naming_file_and_line(
     assert done.stdout == ""
 
 
+def test_a_baseline_that_is_not_model_monitor_s_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "statistics.json").write_text('{"features": []}')
+    (tmp_path / "constraints.json").write_text('{"features": [{"name": "a", "completeness": "high"}]}')
+    capture = write_capture(tmp_path, [capture_line(["1"])])
+    result = run_check(tmp_path, capture, tmp_path / "out", capsys)
+    assert result["code"] == 2
+    assert result["stderr"] == (
+        f"monitor check: {tmp_path}/statistics.json, {tmp_path}/constraints.json: not a Model Monitor baseline "
+        "(ValueError(\"could not convert string to float: 'high'\"))\n"
+    )
+    (tmp_path / "constraints.json").write_text('{"features": {"a": 1}}')
+    result = run_check(tmp_path, capture, tmp_path / "out", capsys)
+    assert result["stderr"] == f"monitor check: {tmp_path}/constraints.json: 'features' must be a list of objects\n"
+
+
 def test_json_and_base64_bodies_give_the_statistics_of_csv(
     channels: Path, base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
