@@ -584,3 +584,22 @@ def test_the_lifecycle_subcommand_runs_the_same_check(
         == 2
     )
     assert capsys.readouterr().err == "monitor check: s: No such file or directory\n"
+
+
+@pytest.mark.parametrize("command", ["baseline", "check"])
+def test_the_lifecycle_and_the_script_take_the_same_flags(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from model_code.lifecycle import parser
+
+    helps = []
+    for run in (lambda: parser().parse_args(["monitor", command, "--help"]), lambda: main([command, "--help"])):
+        with pytest.raises(SystemExit) as done:
+            run()
+        assert done.value.code == 0
+        helps.append(capsys.readouterr().out)
+    assert helps[0].startswith(f"usage: python -m model_code.lifecycle monitor {command}")
+    assert helps[1].startswith(f"usage: model_code/monitor.py {command}")
+    options = [sorted(word for word in text.split() if word.startswith("--")) for text in helps]
+    assert options[0] == options[1]
+    assert {"--capture", "--statistics", "--constraints", "--output", "--endpoint", "--ground-truth"} <= set(
+        options[0]
+    ) or command == "baseline"
