@@ -205,13 +205,14 @@ def _bucket_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
 # ---- baseline -------------------------------------------------------------------------------------
 
 
-def csv_files(path: Path, pattern: str) -> list[Path]:
+def input_files(path: Path, pattern: str, *, required: bool = True) -> list[Path]:
+    """The file, or the folder's files matching `pattern` (recursively, in name order)."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise MonitorError(f"{path}: no such file or folder")
     files = sorted(p for p in path.rglob(pattern) if p.is_file())
-    if not files:
+    if not files and required:
         raise MonitorError(f"{path}: no {pattern} files")
     return files
 
@@ -252,7 +253,7 @@ def _origins(path: Path, lines: Sequence[int]) -> Origins:
 
 
 def baseline(input_path: Path, output: Path, label: str = LABEL_COLUMN) -> dict[str, Any]:
-    files = csv_files(input_path, "*.csv")
+    files = input_files(input_path, "*.csv")
     with files[0].open(encoding="utf-8") as handle:
         names = [n for n in handle.readline().strip().split(",") if n and n != label]
     if not names:

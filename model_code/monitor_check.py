@@ -15,7 +15,7 @@ from typing import Any
 
 from model_code import monitor_formats as fmt
 from model_code import monitor_quality as quality
-from model_code.monitor_baseline import CHUNK_ROWS, Columns, Origins, csv_files, refuse_wrong_widths, write_json
+from model_code.monitor_baseline import CHUNK_ROWS, Columns, Origins, input_files, refuse_wrong_widths, write_json
 from model_code.monitor_formats import MonitorError
 
 READ_BYTES = 1 << 20  # capture lines read (and parsed by one json.loads) at a time
@@ -137,11 +137,14 @@ def check(
     if ground_truth and problem_type not in quality.PROBLEM_TYPES:
         allowed = ", ".join(quality.PROBLEM_TYPES)
         raise MonitorError(f"--problem-type {problem_type!r}: with --ground-truth give one of {allowed}")
-    truth = quality.load_ground_truth(csv_files(ground_truth, "*.jsonl")) if ground_truth else {}
+    truth = quality.load_ground_truth(input_files(ground_truth, "*.jsonl")) if ground_truth else {}
     pairs: tuple[list[str], list[Any]] = ([], [])
     rows: list[str] = []
     origins = Origins()
-    for records, path, numbers in _batches(csv_files(capture, "*.jsonl")):
+    files = input_files(capture, "*.jsonl", required=False)
+    if not files:  # a period without traffic: nothing to check, which is no error
+        print(f"{capture}: no *.jsonl capture files", file=sys.stderr)
+    for records, path, numbers in _batches(files):
         found, where = _batch_rows(records, path, numbers)
         rows.extend(found)
         origins.add(path, where)

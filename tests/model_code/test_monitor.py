@@ -421,6 +421,26 @@ def test_a_baseline_that_is_not_model_monitor_s_is_refused(tmp_path: Path, capsy
     assert result["stderr"] == f"monitor check: {tmp_path}/constraints.json: 'features' must be a list of objects\n"
 
 
+def test_a_period_without_traffic_is_checked_without_violations(
+    base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "capture").mkdir()
+    result = run_check(base, tmp_path / "capture", tmp_path / "out", capsys)
+    assert result["code"] == 0 and result["violations"] == []
+    assert result["lines"][-1] == {
+        "smplat_monitor": "summary",
+        "endpoint": "local",
+        "records": 0,
+        "violations": 0,
+        "max_drift": 0.0,
+    }
+    assert result["stderr"].startswith(f"{tmp_path / 'capture'}: no *.jsonl capture files\n")
+    report = load(tmp_path / "out" / "statistics.json")
+    assert shape_errors(report, STATISTICS) == [] and report["dataset"] == {"item_count": 0}
+    result = run_check(base, tmp_path / "absent", tmp_path / "out", capsys)
+    assert (result["code"], result["stderr"]) == (2, f"monitor check: {tmp_path / 'absent'}: no such file or folder\n")
+
+
 def test_json_and_base64_bodies_give_the_statistics_of_csv(
     channels: Path, base: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
