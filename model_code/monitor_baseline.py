@@ -156,10 +156,8 @@ class Columns:
         entry: dict[str, Any] = {"name": name, "inferred_type": kind}
         missing = int(self.missing()[j])
         if kind == fmt.STRING:
-            values = self.values.get(j, {})
-            present = sum(values.values())
             entry["string_statistics"] = fmt.string_statistics(
-                present=present, missing=self.rows - present, values=values, overflow=j in self.overflow
+                present=self.rows - missing, missing=missing, values=self.values.get(j, {}), overflow=j in self.overflow
             )
             return entry
         if kind == fmt.UNKNOWN:

@@ -228,9 +228,9 @@ def _violations(base: fmt.Baseline, columns: Columns, drift: list[float]) -> lis
             description = f"completeness {completeness:.4f} is below the baseline's {feature.completeness:.4f}"
             found.append(fmt.violation(name, fmt.COMPLETENESS_CHECK, description))
         if feature.inferred_type == fmt.STRING and feature.domains is not None:
-            values = columns.values[j]
-            seen = sum(values.values())
-            unknown = sum(c for v, c in values.items() if v not in set(feature.domains))
+            # Values past the first MAX_CATEGORIES distinct ones are not counted one by one: unknown too.
+            seen, domain = total - int(missing[j]), set(feature.domains)
+            unknown = seen - sum(c for v, c in columns.values[j].items() if v in domain)
             if seen and unknown / seen > base.threshold("domain_content_threshold"):
                 description = f"{unknown} of {seen} values ({unknown / seen:.4f}) are outside the baseline's domain"
                 found.append(fmt.violation(name, fmt.CATEGORICAL_VALUES_CHECK, description))

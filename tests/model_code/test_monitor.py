@@ -241,6 +241,15 @@ def test_baseline_types_integral_string_and_missing_values(tmp_path: Path) -> No
     assert constraints["features"][2]["completeness"] == 0.95
 
 
+def test_string_values_past_the_counted_ones_are_still_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(monitor_baseline.fmt, "MAX_CATEGORIES", 2)
+    (tmp_path / "part.csv").write_text("label,colour\n" + "".join(f"0,{c}\n" for c in "rgbrgbx"))
+    assert main(["baseline", "--input", str(tmp_path), "--output", str(tmp_path / "out")]) == 0
+    colour = load(tmp_path / "out" / "statistics.json")["features"][0]["string_statistics"]
+    assert colour["common"] == {"num_present": 7, "num_missing": 0} and colour["distinct_count"] == 2.0
+    assert colour["distribution"]["categorical"]["buckets"] == [{"value": "g", "count": 2}, {"value": "r", "count": 2}]
+
+
 # ---- Model Monitor's own files are read -----------------------------------------------------------
 
 
