@@ -18,9 +18,19 @@ baseline's bucket edges (the L-infinity distance that Model Monitor's comparison
 "Simple" flags it above comparison_threshold; "Robust" (what baselines get here, as Model Monitor's
 do) also requires it to exceed the two-sample Kolmogorov-Smirnov critical distance at 5 % for the
 two sample sizes, so that a small window of normal traffic is not flagged by chance. String
-features use the L-infinity gap between value frequencies the same way. The stdout lines are for
-CloudWatch metric filters; everything else goes to stderr. Exit 0 with or without violations, 2 on
-bad input. Python 3.8+, standard library and numpy only (the scikit-learn processing image).
+features use the L-infinity gap between value frequencies the same way (a baseline asking for
+ChiSquared gets LInfinity too). Checks: data_type_check (share of values of another type above
+datatype_check_threshold; a fraction in an Integral feature counts), completeness_check (below the
+baseline's completeness), baseline_drift_check, missing_column_check / extra_column_check (rows
+narrower / wider than the baseline; more than half such rows is bad input), categorical_values_check
+(share outside string_constraints.domains above domain_content_threshold). Read and ignored:
+emit_metrics, is_non_negative, monitoringConfigOverrides, the KLL sketches.
+
+With ground truth, the labels (one per labelled event) are held in memory and joined with each
+captured request's eventMetadata.inferenceId or eventId (model_code/monitor_quality.py).
+The stdout lines are for CloudWatch metric filters; everything else goes to stderr. Exit 0 with or
+without violations, 2 on bad input. Python 3.8+, standard library and numpy only (the scikit-learn
+processing image).
 """
 
 from __future__ import annotations
