@@ -192,8 +192,7 @@ def main() -> int:
     on_slice = ours_part_summary["violations"]
     print(f"  violations: ours {summary['violations']} (max drift {summary['max_drift']}), "
           f"pandas on the slice {len(pandas_violations)}, ours on the slice {on_slice}")  # fmt: skip
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)  # the generated capture stays only in --keep
     return 0
 
 
