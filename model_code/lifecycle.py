@@ -13,6 +13,12 @@ python -m model_code.lifecycle label start --task image-classification --manifes
     --team reviewers --job-name cats-1 --wait
 python -m model_code.lifecycle label status --job-name cats-1 --wait
 python -m model_code.lifecycle label convert --task image-classification --job-name cats-1 --out work/raw.csv
+
+Drift monitoring in Model Monitor's formats (model_code/monitor.py, same flags):
+python -m model_code.lifecycle monitor baseline --input work/channels/train --output work/baseline
+python -m model_code.lifecycle monitor check --capture work/capture --statistics work/baseline/statistics.json \
+    --constraints work/baseline/constraints.json --output work/report [--endpoint local] \
+    [--ground-truth work/ground-truth --problem-type BinaryClassification]
 """
 
 from __future__ import annotations
@@ -359,6 +365,7 @@ def parser() -> argparse.ArgumentParser:
     invoke.set_defaults(run=cmd_invoke)
 
     _label_parsers(commands)
+    _monitor_parsers(commands)
     return root
 
 
@@ -410,6 +417,20 @@ def _label_parsers(commands) -> None:  # type: ignore[no-untyped-def]
     convert.add_argument("--attribute", default=None, help="label attribute (default: the job's, or found)")
     convert.add_argument("--out", required=True, help="CSV file or S3 URI (e.g. under raw/)")
     convert.set_defaults(label_run=cmd_label_convert)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from model_code.monitor import run
+
+    return run(args)
+
+
+def _monitor_parsers(commands) -> None:  # type: ignore[no-untyped-def]
+    from model_code.monitor import add_commands
+
+    monitor = commands.add_parser("monitor", help="drift monitoring: baseline a channel, check captured traffic")
+    monitor.set_defaults(run=cmd_monitor)
+    add_commands(monitor.add_subparsers(dest="monitor_command", required=True))
 
 
 def main(argv: list[str] | None = None) -> int:
