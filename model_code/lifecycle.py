@@ -4,7 +4,7 @@ python -m model_code.lifecycle data --out work/raw.csv            # sample (or -
 python -m model_code.lifecycle split --input work/raw.csv --out work/channels --stratify
 python -m model_code.lifecycle train --data work/channels --job work/train
 python -m model_code.lifecycle tune --data work/channels --work work/tune --trials 8
-python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080
+python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080 [--capture-dir work/capture]
 python -m model_code.lifecycle invoke --endpoint-url http://127.0.0.1:8080 --csv work/channels/test
 
 Ground Truth labeling with the stage's published role, key and work teams (--project, --stage):
@@ -111,9 +111,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model_dir = args.model
     if model_dir.is_file():  # a model.tar.gz
         model_dir = serve.extract_model(args.model, Path(tempfile.mkdtemp(prefix="model-")))
-    return serve.main(
-        ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    )
+    command = ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port)]
+    command += ["--workers", str(args.workers)]
+    if args.endpoint_name is not None:
+        command += ["--endpoint-name", args.endpoint_name]
+    if args.capture_dir is not None:
+        command += ["--capture-dir", str(args.capture_dir), "--capture-sampling", str(args.capture_sampling)]
+        command += ["--variant", args.variant]
+    return serve.main(command)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -347,6 +352,17 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=0, help="default: one per core")
+    serve.add_argument(
+        "--endpoint-name",
+        default=None,
+        help="SageMaker Runtime's path answers for this name only (default: any); the capture folder's endpoint "
+        "(default: local)",
+    )
+    serve.add_argument("--capture-dir", type=Path, default=None, help="data capture under DIR/<endpoint>/<variant>/")
+    serve.add_argument(
+        "--capture-sampling", type=int, default=100, help="percentage of invocations captured, 0-100 (default 100)"
+    )
+    serve.add_argument("--variant", default="AllTraffic", help="variant name in the capture path (default AllTraffic)")
     serve.set_defaults(run=cmd_serve)
 
     invoke = commands.add_parser("invoke", help="call an endpoint with boto3's sagemaker-runtime client")
