@@ -465,23 +465,42 @@ def run_transform(
     kms_key_id: str | None = None,
     on_object: Callable[[ObjectResult], None] | None = None,
 ) -> list[ObjectResult]:
-    """The whole job: every input object through a serving container started for it, each output
-    written (or uploaded, with SSE-KMS when kms_key_id is given) as `<name>.out`."""
+    """The whole job: a serving container started for it (one worker: records go one request at
+    a time), every input object through it, each output written (or uploaded, with SSE-KMS when
+    kms_key_id is given) as `<name>.out`."""
     from model_code.serve import running_server
 
-    filters = spec.check()
+    spec.check()
     if not source.startswith("s3://") and not Path(source).exists():
         raise TransformError(f"--input {source}: no such file or folder")
+    with running_server(model_dir, workers=1) as url:
+        return transform_with(
+            url, source, destination, spec, endpoint_url=endpoint_url, kms_key_id=kms_key_id, on_object=on_object
+        )
+
+
+def transform_with(
+    url: str,
+    source: str,
+    destination: str,
+    spec: TransformSpec,
+    *,
+    endpoint_url: str | None = None,
+    kms_key_id: str | None = None,
+    on_object: Callable[[ObjectResult], None] | None = None,
+) -> list[ObjectResult]:
+    """run_transform against a serving container that is already up at `url`."""
+    filters = spec.check()
     s3 = None
     if source.startswith("s3://") or destination.startswith("s3://"):
         import boto3
 
         s3 = boto3.client("s3", endpoint_url=endpoint_url)
     results = []
-    with tempfile.TemporaryDirectory(prefix="transform-") as scratch, running_server(model_dir, workers=1) as url:
-        work = Path(scratch)
-        container = _Container(url, spec)
-        try:
+    container = _Container(url, spec)
+    try:
+        with tempfile.TemporaryDirectory(prefix="transform-") as scratch:
+            work = Path(scratch)
             for name, local in _input_objects(source, s3, work):
                 if destination.startswith("s3://"):
                     location = S3Location.parse(destination)
@@ -496,6 +515,12 @@ def run_transform(
                 results.append(result)
                 if on_object is not None:
                     on_object(result)
-        finally:
-            container.close()
+    except Exception as err:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(err, BotoCoreError | ClientError):
+            raise TransformError(f"S3 ({source} -> {destination}): {err}") from None
+        raise
+    finally:
+        container.close()
     return results
