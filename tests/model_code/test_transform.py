@@ -55,6 +55,7 @@ def test_filters_on_a_json_record() -> None:
         "id": 1,
         "SageMakerOutput": {"score": 0.9},
     }
+    assert JsonPath.parse('$["id"]', "f").select(record, "f", "r") == {"id": 1}
     assert JsonPath.parse("$.data.x", "f").select(record, "f", "r") == 2
     assert JsonPath.parse("$.features[-1]", "f").select(record, "f", "r") == 1.5
 
@@ -219,17 +220,17 @@ def test_split_none_sends_the_whole_object_as_one_record(
 def test_multi_record_packs_records_up_to_the_payload_limit(
     server: str, model_dir: Path, features: list[list[str]], tmp_path: Path
 ) -> None:
-    # Rows of 105,000 bytes (zero-padded values): 9 fit in 1 MB with their newlines, 10 do not.
-    padded = [[value.rjust(3500, "0") for value in features[n % len(features)]] for n in range(25)]
+    # Rows of 105,029 bytes (zero-padded values): 9 fit in 1 MB with their newlines, 10 do not.
+    padded = [[value.rjust(3500, "0") for value in features[n % len(features)]] for n in range(20)]
     assert {len(",".join(row)) for row in padded} == {30 * 3500 + 29}
     source = write(tmp_path, "big.csv", "".join(",".join(row) + "\n" for row in padded))
     multi = TransformSpec(split_type="Line", batch_strategy="MultiRecord", max_payload_mb=1)
     (result,) = transform_with(server, str(source), str(tmp_path / "multi"), multi)
-    assert (result.records, result.requests) == (25, 3)  # 9 + 9 + 7
+    assert (result.records, result.requests) == (20, 3)  # 9 + 9 + 2
     single = TransformSpec(split_type="Line", batch_strategy="SingleRecord", assemble_with="Line")
     (result,) = transform_with(server, str(source), str(tmp_path / "single"), single)
-    assert (result.records, result.requests) == (25, 25)
-    expected = "".join(s + "\n" for s in scores(model_dir, [features[n % len(features)] for n in range(25)]))
+    assert (result.records, result.requests) == (20, 20)
+    expected = "".join(s + "\n" for s in scores(model_dir, [features[n % len(features)] for n in range(20)]))
     assert (tmp_path / "multi" / "big.csv.out").read_text() == expected
     assert (tmp_path / "single" / "big.csv.out").read_text() == expected
 
