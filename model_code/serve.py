@@ -32,6 +32,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,9 +212,9 @@ class DataCapture:
 
     Readers only ever see whole files: lines wait in memory and are published, at most
     `flush_seconds` after the first of them (or once `max_buffer_bytes` are waiting, or at
-    shutdown), as a new file written under a hidden name and renamed into its UTC hour folder,
-    much as SageMaker uploads many small objects per hour. Each file belongs to one worker (its
-    name carries the worker's id), so workers never interleave.
+    shutdown), by a writer thread, as a new file written under a hidden name and renamed into its
+    UTC hour folder, much as SageMaker uploads many small objects per hour. Each file belongs to
+    one worker (its name carries the worker's id), so workers never interleave.
     """
 
     def __init__(
@@ -239,6 +240,7 @@ class DataCapture:
         self.pending_bytes = 0
         self.files = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._writer: ThreadPoolExecutor | None = None
         self._second = -1  # the current second's inferenceTime and hour folder, formatted once
         self._now = datetime.fromtimestamp(0, UTC)
         self._time_field = self._hour = ""
@@ -284,20 +286,32 @@ class DataCapture:
         group[1].append(line)
         self.pending_bytes += len(line)
         if self.pending_bytes >= self.max_buffer_bytes:
-            self.flush()
+            self.publish()
         elif self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 return  # no event loop (a direct caller): it calls flush() itself
-            self._timer = loop.call_later(self.flush_seconds, self.flush)
+            self._timer = loop.call_later(self.flush_seconds, self.publish)
 
-    def flush(self) -> list[Path]:
-        """Publish every waiting line: one new file per hour folder, renamed into place whole."""
+    def publish(self) -> Future[list[Path]]:
+        """Hand every waiting line to the writer thread: file I/O never blocks the event loop (a
+        busy disk stalled every request behind it when the loop wrote the files itself)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         pending, self.pending, self.pending_bytes = self.pending, {}, 0
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capture")  # keeps files in order
+        return self._writer.submit(self._write, pending)
+
+    def flush(self) -> list[Path]:
+        """Publish every waiting line and wait until it is on disk (at shutdown, and in tests);
+        the files this call wrote."""
+        return self.publish().result()
+
+    def _write(self, pending: dict[str, tuple[datetime, list[bytes]]]) -> list[Path]:
+        """One new file per hour folder, written under a hidden name and renamed into place whole."""
         written = []
         for hour, (first, lines) in pending.items():
             folder = self.folder / hour

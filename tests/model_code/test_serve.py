@@ -397,3 +397,16 @@ def _is_json(line: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_what_was_captured_is_on_disk_when_the_server_stops(
+    model_dir: Path, tmp_path: Path, rows: list[list[float]]
+) -> None:
+    # Lines wait up to a second in memory; a worker that is stopped publishes them as it shuts down.
+    with running_server(model_dir, workers=1, capture_dir=tmp_path, sampling_percentage=100) as url:
+        for number in range(3):
+            status, _ = post(url, ",".join(map(str, rows[number])).encode(), "text/csv")
+            assert status == 200
+    lines = captured_lines(tmp_path)
+    assert len(lines) == 3
+    assert {p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*.jsonl")} == {("local", "AllTraffic")}
