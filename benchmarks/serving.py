@@ -6,9 +6,14 @@ each, concurrency 1 and 16. Load comes from `hey` (a second process on loopback)
 every request (`-o csv`): throughput, mean, p50 and p99 are computed from those records. Peak RSS
 is the sum of the peak RSS of every process of a server (workers, Java, ...).
 
-    python benchmarks/serving.py [--seconds 8]
+    python benchmarks/serving.py [--seconds 8] [--rounds 3] [--only-ours]
 Targets: at c=16, >= 3x the throughput of multi-model-server and >= 20x that of Flask + pandas;
 at c=1, mean latency <= 1.5x the in-process floor.
+
+This project's server runs twice: as is, and with data capture on (`--capture-dir`, every request
+captured), both up at once and loaded in turn (interleaved rounds, the median kept), so that the
+cost of capture is measured side by side. `--only-ours` skips the two
+baselines (they need requirements-bench.txt and Java).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +133,11 @@ def hey(url: str, body_file: Path, concurrency: int, seconds: float) -> Run:
     )
 
 
+def _median_run(runs: list[Run]) -> Run:
+    """The run of median throughput (its own latencies kept with it)."""
+    return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -198,6 +208,8 @@ def server(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="load per run (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds with and without capture (3)")
+    parser.add_argument("--only-ours", action="store_true", help="this project with and without capture only")
     args = parser.parse_args()
     if not shutil.which("hey"):
         raise SystemExit("hey is not installed (make bench-serving installs it)")
@@ -214,24 +226,105 @@ def main() -> int:
     base_env["PYTHONPATH"] = str(ROOT)
     python = sys.executable
     stacks: dict[str, tuple[list[str], dict[str, str], str]] = {}
+
+    def ours(port: int, *extra: str) -> list[str]:
+        command = [python, "-m", "model_code.serve", "--model-dir", str(model_dir), "--host", "127.0.0.1"]
+        return [*command, "--port", str(port), "--workers", str(WORKERS), *extra]
+
     port = _free_port()
-    stacks["this project (uvicorn + lean ASGI)"] = (
-        [
-            python,
-            "-m",
-            "model_code.serve",
-            "--model-dir",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-        ],
+    stacks["this project (uvicorn + lean ASGI)"] = (ours(port), base_env, f"http://127.0.0.1:{port}")
+    port = _free_port()
+    capture_dir = work / "capture"
+    stacks["this project + data capture (100%)"] = (
+        ours(port, "--capture-dir", str(capture_dir)),
         base_env,
         f"http://127.0.0.1:{port}",
     )
+    if not args.only_ours:
+        _add_baselines(stacks, work, model_dir, base_env, python)
+
+    results: dict[str, dict[int, Run]] = {}
+    rss: dict[str, float] = {}
+    # This project with and without capture: both servers up at once, their runs interleaved
+    # (A B A B ...) for `--rounds` rounds and the median run of each kept, so that load from
+    # elsewhere on the machine falls on both alike.
+    paired = ["this project (uvicorn + lean ASGI)", "this project + data capture (100%)"]
+    with ExitStack() as running:
+        processes = {}
+        for index, name in enumerate(paired):
+            command, env, url = stacks[name]
+            processes[name] = running.enter_context(
+                server(command, env, f"{url}/ping", ROOT, work / f"ours-{index}.log")
+            )
+            hey(f"{url}/invocations", body_file, 4, 1.0)  # warm-up
+        rounds: dict[str, dict[int, list[Run]]] = {name: {1: [], 16: []} for name in paired}
+        for number in range(args.rounds):
+            print(f"measuring this project with and without capture, round {number + 1} ...", file=sys.stderr)
+            for concurrency in (1, 16):
+                for name in paired:
+                    url = stacks[name][2]
+                    rounds[name][concurrency].append(hey(f"{url}/invocations", body_file, concurrency, args.seconds))
+        for name in paired:
+            results[name] = {c: _median_run(runs) for c, runs in rounds[name].items()}
+            rss[name] = _tree_peak_rss_mb(processes[name].pid)
+    for name, (command, env, url) in stacks.items():
+        if name in paired:
+            continue
+        print(f"measuring {name} ...", file=sys.stderr)
+        cwd = work if "multi-model" in name else ROOT  # MMS writes its model archive under the cwd
+        with server(command, env, f"{url}/ping", cwd, work / f"server-{len(results)}.log") as process:
+            hey(f"{url}/invocations", body_file, 4, 1.0)  # warm-up
+            results[name] = {c: hey(f"{url}/invocations", body_file, c, args.seconds) for c in (1, 16)}
+            rss[name] = _tree_peak_rss_mb(process.pid)
+    captured = sum(len(f.read_bytes().splitlines()) for f in capture_dir.rglob("*.jsonl"))
+    capture_runs = results["this project + data capture (100%)"]
+    sent = sum(run.requests - run.errors for runs in rounds[paired[1]].values() for run in runs)
+
+    print(
+        f"\nServing benchmark: XGBoost {TREES} trees x {FEATURES} features, one CSV row per request, "
+        f"{WORKERS} workers, {os.cpu_count()} cores, hey for {args.seconds:g} s per run\n"
+    )
+    print(f"| {'stack':<42} | c=1 rps | c=1 mean ms | c=1 p99 ms | c=16 rps | c=16 p99 ms | errors | peak RSS MB |")
+    print(f"|{'-' * 44}|---------|-------------|------------|----------|-------------|--------|-------------|")
+    for label, run in (("in-process parse + predict, hot loop", hot), ("in-process, 1 ms gaps (the floor)", floor)):
+        print(
+            f"| {label:<42} | {run.rps:>7.0f} | {run.mean_ms:>11.3f} | {run.p99_ms:>10.3f} | "
+            f"{'-':>8} | {'-':>11} | {'-':>6} | {'-':>11} |"
+        )
+    for name, runs in results.items():
+        one, many = runs[1], runs[16]
+        print(
+            f"| {name:<42} | {one.rps:>7.0f} | {one.mean_ms:>11.3f} | {one.p99_ms:>10.3f} | {many.rps:>8.0f} | "
+            f"{many.p99_ms:>11.2f} | {one.errors + many.errors:>6} | {rss[name]:>11.0f} |"
+        )
+    ours_runs, with_capture = results["this project (uvicorn + lean ASGI)"], capture_runs
+    print("\nRatios (measured side by side in this run):")
+    print(
+        f"  data capture on vs off, c=16 throughput: {with_capture[16].rps / ours_runs[16].rps:6.2f}x, "
+        f"c=1 mean latency: {with_capture[1].mean_ms / ours_runs[1].mean_ms:6.2f}x "
+        f"({captured} lines captured for {sent} requests, warm-up included)"
+    )
+    print(
+        f"  c=1 mean latency vs in-process floor:   {ours_runs[1].mean_ms / floor.mean_ms:6.2f}x  "
+        "(target <= 1.5x; 1 ms gaps)"
+    )
+    print(f"  c=1 mean latency vs hot in-process loop: {ours_runs[1].mean_ms / hot.mean_ms:6.2f}x  (for reference)")
+    if not args.only_ours:
+        mms = results["sagemaker-inference + multi-model-server"]
+        flask = results["gunicorn + Flask + pandas (classic BYO)"]
+        print(f"  c=16 throughput vs multi-model-server:  {ours_runs[16].rps / mms[16].rps:6.1f}x  (target >= 3x)")
+        print(f"  c=16 throughput vs Flask + pandas:      {ours_runs[16].rps / flask[16].rps:6.1f}x  (target >= 20x)")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _add_baselines(
+    stacks: dict[str, tuple[list[str], dict[str, str], str]],
+    work: Path,
+    model_dir: Path,
+    base_env: dict[str, str],
+    python: str,
+) -> None:
     port = _free_port()
     stacks["sagemaker-inference + multi-model-server"] = (
         [python, "-m", "benchmarks.baselines.mms_handler"],
@@ -258,45 +351,6 @@ def main() -> int:
         {**base_env, "MODEL_DIR": str(model_dir)},
         f"http://127.0.0.1:{port}",
     )
-
-    results: dict[str, dict[int, Run]] = {}
-    rss: dict[str, float] = {}
-    for name, (command, env, url) in stacks.items():
-        print(f"measuring {name} ...", file=sys.stderr)
-        cwd = work if "multi-model" in name else ROOT  # MMS writes its model archive under the cwd
-        with server(command, env, f"{url}/ping", cwd, work / f"server-{len(results)}.log") as process:
-            hey(f"{url}/invocations", body_file, 4, 1.0)  # warm-up
-            results[name] = {c: hey(f"{url}/invocations", body_file, c, args.seconds) for c in (1, 16)}
-            rss[name] = _tree_peak_rss_mb(process.pid)
-
-    print(
-        f"\nServing benchmark: XGBoost {TREES} trees x {FEATURES} features, one CSV row per request, "
-        f"{WORKERS} workers, {os.cpu_count()} cores, hey for {args.seconds:g} s per run\n"
-    )
-    print(f"| {'stack':<42} | c=1 rps | c=1 mean ms | c=1 p99 ms | c=16 rps | c=16 p99 ms | errors | peak RSS MB |")
-    print(f"|{'-' * 44}|---------|-------------|------------|----------|-------------|--------|-------------|")
-    for label, run in (("in-process parse + predict, hot loop", hot), ("in-process, 1 ms gaps (the floor)", floor)):
-        print(
-            f"| {label:<42} | {run.rps:>7.0f} | {run.mean_ms:>11.3f} | {run.p99_ms:>10.3f} | "
-            f"{'-':>8} | {'-':>11} | {'-':>6} | {'-':>11} |"
-        )
-    for name, runs in results.items():
-        one, many = runs[1], runs[16]
-        print(
-            f"| {name:<42} | {one.rps:>7.0f} | {one.mean_ms:>11.3f} | {one.p99_ms:>10.3f} | {many.rps:>8.0f} | "
-            f"{many.p99_ms:>11.2f} | {one.errors + many.errors:>6} | {rss[name]:>11.0f} |"
-        )
-    ours, mms, flask = (results[n] for n in stacks)
-    print("\nRatios (measured side by side in this run):")
-    print(f"  c=16 throughput vs multi-model-server:  {ours[16].rps / mms[16].rps:6.1f}x  (target >= 3x)")
-    print(f"  c=16 throughput vs Flask + pandas:      {ours[16].rps / flask[16].rps:6.1f}x  (target >= 20x)")
-    print(
-        f"  c=1 mean latency vs in-process floor:   {ours[1].mean_ms / floor.mean_ms:6.2f}x  "
-        "(target <= 1.5x; 1 ms gaps)"
-    )
-    print(f"  c=1 mean latency vs hot in-process loop: {ours[1].mean_ms / hot.mean_ms:6.2f}x  (for reference)")
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

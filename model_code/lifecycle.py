@@ -1,11 +1,14 @@
-"""The local lifecycle, one command with subcommands: data, split, train, tune, serve, invoke.
+"""The local lifecycle, one command with subcommands: data, split, train, tune, serve, invoke, transform.
 
 python -m model_code.lifecycle data --out work/raw.csv            # sample (or --rows N synthetic)
 python -m model_code.lifecycle split --input work/raw.csv --out work/channels --stratify
 python -m model_code.lifecycle train --data work/channels --job work/train
 python -m model_code.lifecycle tune --data work/channels --work work/tune --trials 8
-python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080
+python -m model_code.lifecycle serve --model work/train/output/model.tar.gz --port 8080 [--capture-dir work/capture]
 python -m model_code.lifecycle invoke --endpoint-url http://127.0.0.1:8080 --csv work/channels/test
+python -m model_code.lifecycle transform --model work/train/output/model.tar.gz --input work/score \
+    --output work/scored --split-type Line --batch-strategy MultiRecord --input-filter '$[1:]' \
+    --join-source Input --output-filter '$[0,-1]' --assemble-with Line
 
 Ground Truth labeling with the stage's published role, key and work teams (--project, --stage):
 python -m model_code.lifecycle label manifest --task image-classification --source s3://BUCKET/raw/images/ --name cats
@@ -117,9 +120,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model_dir = args.model
     if model_dir.is_file():  # a model.tar.gz
         model_dir = serve.extract_model(args.model, Path(tempfile.mkdtemp(prefix="model-")))
-    return serve.main(
-        ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+    command = ["--model-dir", str(model_dir), "--host", args.host, "--port", str(args.port)]
+    command += ["--workers", str(args.workers)]
+    if args.endpoint_name is not None:
+        command += ["--endpoint-name", args.endpoint_name]
+    if args.capture_dir is not None:
+        command += ["--capture-dir", str(args.capture_dir), "--capture-sampling", str(args.capture_sampling)]
+        command += ["--variant", args.variant]
+    return serve.main(command)
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from model_code import serve
+    from model_code.transform import ObjectResult, TransformError, TransformSpec, run_transform
+
+    spec = TransformSpec(
+        content_type=args.content_type,
+        accept=args.accept,
+        split_type=args.split_type,
+        batch_strategy=args.batch_strategy,
+        max_payload_mb=args.max_payload_mb,
+        assemble_with=args.assemble_with,
+        input_filter=args.input_filter,
+        join_source=args.join_source,
+        output_filter=args.output_filter,
     )
+
+    def done(result: ObjectResult) -> None:
+        print(f"{result.name} -> {result.output} ({result.records} records, {result.requests} requests)")
+
+    try:
+        spec.check()  # the options first, before a model is unpacked or a server started
+        model_dir = args.model
+        if not model_dir.exists():
+            raise TransformError(f"--model {model_dir}: no such file or folder")
+        if model_dir.is_file():  # a model.tar.gz
+            model_dir = serve.extract_model(args.model, Path(tempfile.mkdtemp(prefix="model-")))
+        run_transform(
+            model_dir,
+            args.input,
+            args.output,
+            spec,
+            endpoint_url=args.endpoint_url,
+            kms_key_id=args.kms_key_id,
+            on_object=done,
+        )
+    except TransformError as err:
+        print(f"transform failed: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -353,7 +402,37 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=0, help="default: one per core")
+    serve.add_argument(
+        "--endpoint-name",
+        default=None,
+        help="SageMaker Runtime's path answers for this name only (default: any); the capture folder's endpoint "
+        "(default: local)",
+    )
+    serve.add_argument("--capture-dir", type=Path, default=None, help="data capture under DIR/<endpoint>/<variant>/")
+    serve.add_argument(
+        "--capture-sampling", type=int, default=100, help="percentage of invocations captured, 0-100 (default 100)"
+    )
+    serve.add_argument("--variant", default="AllTraffic", help="variant name in the capture path (default AllTraffic)")
     serve.set_defaults(run=cmd_serve)
+
+    transform = commands.add_parser("transform", help="batch transform a folder or S3 prefix, as SageMaker does")
+    transform.add_argument("--model", type=Path, required=True, help="model.tar.gz or an extracted model folder")
+    transform.add_argument("--input", required=True, help="file, folder or s3://bucket/prefix")
+    transform.add_argument("--output", required=True, help="folder or s3://bucket/prefix (gets <name>.out)")
+    transform.add_argument(
+        "--endpoint-url", default=None, help="S3 endpoint (the local AWS), e.g. http://localhost:5000"
+    )
+    transform.add_argument("--kms-key-id", default=None, help="upload the outputs to S3 with SSE-KMS and this key")
+    transform.add_argument("--content-type", default=CSV, help=f"{CSV} (default) or {JSON}")
+    transform.add_argument("--accept", default=CSV, help=f"{CSV} (default) or {JSON}")
+    transform.add_argument("--split-type", default="None", help="None (default: an object is a record) or Line")
+    transform.add_argument("--batch-strategy", default="SingleRecord", help="SingleRecord (default) or MultiRecord")
+    transform.add_argument("--max-payload-mb", type=int, default=6, help="request size limit, 1-6 (default 6)")
+    transform.add_argument("--assemble-with", default="None", help="None (default) or Line")
+    transform.add_argument("--input-filter", default="$", help="JSONPath applied to each record, e.g. '$[1:]'")
+    transform.add_argument("--join-source", default="None", help="None (default) or Input")
+    transform.add_argument("--output-filter", default="$", help="JSONPath applied to the joined record, e.g. '$[0,-1]'")
+    transform.set_defaults(run=cmd_transform)
 
     invoke = commands.add_parser("invoke", help="call an endpoint with boto3's sagemaker-runtime client")
     invoke.add_argument("--endpoint-url", required=True, help="e.g. http://127.0.0.1:8080")

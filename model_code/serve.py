@@ -11,21 +11,32 @@ unknown accept type, 400 for malformed rows or the wrong number of features, 413
 SageMaker's 6 MB limit; never a 500 or a trace.
 
 Math threads are pinned to one per worker and there is one worker per core (`--workers`).
+
+Data capture (`--capture-dir`): each sampled successful invocation becomes one JSON line in
+SageMaker's data-capture format under `DIR/<endpoint>/<variant>/yyyy/mm/dd/hh/` (UTC hours), as
+an endpoint's DataCaptureConfig writes it to S3 (see DataCapture).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import random
 import re
 import sys
 import tarfile
+import time
 import urllib.parse
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +50,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 RUNTIME_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 ENDPOINT_NAME_VARIABLE = "SMPLAT_ENDPOINT_NAME"  # hands --endpoint-name to the uvicorn workers
+# Hand the capture options to the uvicorn workers (each builds its own DataCapture).
+CAPTURE_DIR_VARIABLE = "SMPLAT_CAPTURE_DIR"
+CAPTURE_SAMPLING_VARIABLE = "SMPLAT_CAPTURE_SAMPLING"
+VARIANT_VARIABLE = "SMPLAT_VARIANT"
+DEFAULT_ENDPOINT = "local"  # the capture folder's endpoint name when none is given
+DEFAULT_VARIANT = "AllTraffic"  # SageMaker's default production variant name
+INFERENCE_ID_HEADER = b"x-amzn-sagemaker-inference-id"  # InvokeEndpoint's InferenceId
 # How much of an oversized body is still read (and dropped) after the 413, and for how long.
 LINGER_BYTES = 64 * 1024 * 1024
 LINGER_SECONDS = 10.0
@@ -180,12 +198,160 @@ class Batcher:
             offset += len(rows)
 
 
+class DataCapture:
+    """Writes sampled invocations as SageMaker's data-capture JSON lines; one per worker process.
+
+    A line, as SageMaker writes it (endpointOutput's `observedContentType` is the response's):
+        {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+         "data": "1.0,2.0", "encoding": "CSV"}, "endpointOutput": {...  "mode": "OUTPUT" ...}},
+         "eventMetadata": {"eventId": "<uuid>", "inferenceId": "<the request's InferenceId, if any>",
+         "inferenceTime": "2026-12-02T10:00:00Z"}, "eventVersion": "0"}
+    Encodings follow DataCaptureConfig.CaptureContentTypeHeader's defaults: `text/csv` bodies are
+    captured as CSV text, `application/json` as JSON text, anything else (or a body that is not
+    UTF-8) as BASE64.
+
+    Readers only ever see whole files: lines wait in memory and are published, at most
+    `flush_seconds` after the first of them (or once `max_buffer_bytes` are waiting, or at
+    shutdown), by a writer thread, as a new file written under a hidden name and renamed into its
+    UTC hour folder, much as SageMaker uploads many small objects per hour. Each file belongs to
+    one worker (its name carries the worker's id), so workers never interleave.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        endpoint: str = DEFAULT_ENDPOINT,
+        variant: str = DEFAULT_VARIANT,
+        sampling_percentage: int = 100,
+        flush_seconds: float = 1.0,
+        max_buffer_bytes: int = 1 << 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 <= sampling_percentage <= 100:
+            raise ValueError(f"sampling percentage {sampling_percentage} is outside 0-100")
+        self.folder = root / endpoint / variant
+        self.percentage = sampling_percentage
+        self.flush_seconds = flush_seconds
+        self.max_buffer_bytes = max_buffer_bytes
+        self.clock = clock
+        self.worker = uuid.uuid4().hex
+        self.pending: dict[str, tuple[datetime, list[bytes]]] = {}  # "yyyy/mm/dd/hh" -> (first time, lines)
+        self.pending_bytes = 0
+        self.files = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._second = -1  # the current second's inferenceTime and hour folder, formatted once
+        self._now = datetime.fromtimestamp(0, UTC)
+        self._time_field = self._hour = ""
+
+    def sampled(self) -> bool:
+        return self.percentage >= 100 or random.random() * 100 < self.percentage
+
+    def record(
+        self,
+        request_type: bytes,
+        request_body: bytes,
+        response_type: str,
+        response_body: bytes,
+        inference_id: bytes | None = None,
+    ) -> None:
+        # The line is assembled from pieces (each string JSON-escaped by the C encoder): about 3x
+        # cheaper than json.dumps of the nested dict, on every captured request.
+        moment = self.clock()
+        second = int(moment)
+        if second != self._second:
+            self._second = second
+            self._now = datetime.fromtimestamp(second, UTC)
+            self._time_field = f',"inferenceTime":"{self._now:%Y-%m-%dT%H:%M:%SZ}"}},"eventVersion":"0"}}\n'
+            self._hour = f"{self._now:%Y/%m/%d/%H}"
+        inference = f',"inferenceId":{_quote(inference_id.decode(errors="replace"))}' if inference_id else ""
+        line = "".join(
+            (
+                '{"captureData":{"endpointInput":',
+                _captured(request_type.decode(errors="replace"), "INPUT", request_body),
+                ',"endpointOutput":',
+                _captured(response_type, "OUTPUT", response_body),
+                '},"eventMetadata":{"eventId":"',
+                str(uuid.uuid4()),
+                '"',
+                inference,
+                self._time_field,
+            )
+        ).encode()
+        group = self.pending.get(self._hour)
+        if group is None:
+            first = datetime.fromtimestamp(moment, UTC)
+            group = self.pending[self._hour] = (first, [])
+        group[1].append(line)
+        self.pending_bytes += len(line)
+        if self.pending_bytes >= self.max_buffer_bytes:
+            self.publish()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no event loop (a direct caller): it calls flush() itself
+            self._timer = loop.call_later(self.flush_seconds, self.publish)
+
+    def publish(self) -> Future[list[Path]]:
+        """Hand every waiting line to the writer thread: file I/O never blocks the event loop (a
+        busy disk stalled every request behind it when the loop wrote the files itself)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self.pending, self.pending_bytes = self.pending, {}, 0
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capture")  # keeps files in order
+        return self._writer.submit(self._write, pending)
+
+    def flush(self) -> list[Path]:
+        """Publish every waiting line and wait until it is on disk (at shutdown, and in tests);
+        the files this call wrote."""
+        return self.publish().result()
+
+    def _write(self, pending: dict[str, tuple[datetime, list[bytes]]]) -> list[Path]:
+        """One new file per hour folder, written under a hidden name and renamed into place whole."""
+        written = []
+        for hour, (first, lines) in pending.items():
+            folder = self.folder / hour
+            folder.mkdir(parents=True, exist_ok=True)
+            self.files += 1
+            # Named like SageMaker's capture objects (minute-second-millisecond of the first line), then
+            # the worker's id and a sequence number: unique per worker and file.
+            name = f"{first:%M-%S}-{first.microsecond // 1000:03d}-{self.worker}-{self.files:06d}.jsonl"
+            hidden = folder / f".{name}.partial"  # not *.jsonl: readers skip it until the rename
+            hidden.write_bytes(b"".join(lines))
+            os.replace(hidden, folder / name)
+            written.append(folder / name)
+        return written
+
+
+def _captured(content_type: str, mode: str, body: bytes) -> str:
+    """One side of captureData as JSON text: observedContentType, mode, data, encoding."""
+    media = content_type.split(";")[0].strip().lower()
+    encoding = "CSV" if media == CSV else "JSON" if media == JSON else "BASE64"
+    data = ""
+    if encoding != "BASE64":
+        try:
+            data = body.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = "BASE64"
+    if encoding == "BASE64":
+        data = base64.b64encode(body).decode()
+    return (
+        f'{{"observedContentType":{_quote(content_type)},"mode":"{mode}",'
+        f'"data":{_quote(data)},"encoding":"{encoding}"}}'
+    )
+
+
 class ServingApp:
     """The ASGI application; one per worker process."""
 
-    def __init__(self, model_dir: Path, endpoint_name: str | None = None) -> None:
+    def __init__(self, model_dir: Path, endpoint_name: str | None = None, capture: DataCapture | None = None) -> None:
         self.model_dir = model_dir
         self.endpoint_name = endpoint_name  # None: the runtime path answers for any name
+        self.capture = capture  # None: no data capture
         self.model: Model | None = None
         self.batcher: Batcher | None = None
 
@@ -236,7 +402,11 @@ class ServingApp:
         body = await _read_body(headers, receive)
         parse = parse_csv if content_type == CSV else parse_json
         rows = parse(body, self.model.width)
-        return 200, render(await self.batcher.predict(rows), accept), accept
+        answer = render(await self.batcher.predict(rows), accept)
+        if self.capture is not None and self.capture.sampled():
+            capture_type = headers.get(b"content-type", b"")
+            self.capture.record(capture_type, body, accept, answer, headers.get(INFERENCE_ID_HEADER))
+        return 200, answer, accept
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -250,6 +420,8 @@ class ServingApp:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.capture is not None:
+                    self.capture.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -325,9 +497,19 @@ def wait_until_ready(url: str, timeout: float = 30.0) -> bool:
 
 
 @contextmanager
-def running_server(model_dir: Path, *, workers: int | None = None, endpoint_name: str | None = None) -> Iterator[str]:
+def running_server(
+    model_dir: Path,
+    *,
+    workers: int | None = None,
+    endpoint_name: str | None = None,
+    capture_dir: Path | None = None,
+    sampling_percentage: int = 100,
+    variant: str = DEFAULT_VARIANT,
+) -> Iterator[str]:
     """Run this server on a free loopback port for the block; yields its URL once /ping is 200.
-    With `endpoint_name`, SageMaker Runtime's path answers only for that endpoint name."""
+    With `endpoint_name`, SageMaker Runtime's path answers only for that endpoint name. With
+    `capture_dir`, invocations are captured under capture_dir/<endpoint_name or local>/<variant>/;
+    every captured line is on disk once the block has ended (the workers flush at shutdown)."""
     import socket
     import subprocess
 
@@ -337,6 +519,9 @@ def running_server(model_dir: Path, *, workers: int | None = None, endpoint_name
     command = [sys.executable, "-m", "model_code.serve", "serve", "--model-dir", str(model_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers or os.cpu_count() or 1)]
     command += ["--endpoint-name", endpoint_name] if endpoint_name is not None else []
+    if capture_dir is not None:
+        command += ["--capture-dir", str(capture_dir), "--capture-sampling", str(sampling_percentage)]
+        command += ["--variant", variant]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -356,7 +541,26 @@ def model_dir_from_env() -> Path:
 
 def create_app() -> ServingApp:
     """Factory for uvicorn workers (each loads the model in its own lifespan startup)."""
-    return ServingApp(model_dir_from_env(), os.environ.get(ENDPOINT_NAME_VARIABLE))
+    endpoint_name = os.environ.get(ENDPOINT_NAME_VARIABLE)
+    capture = None
+    if os.environ.get(CAPTURE_DIR_VARIABLE):
+        capture = DataCapture(
+            Path(os.environ[CAPTURE_DIR_VARIABLE]),
+            endpoint=endpoint_name or DEFAULT_ENDPOINT,
+            variant=os.environ.get(VARIANT_VARIABLE, DEFAULT_VARIANT),
+            sampling_percentage=int(os.environ.get(CAPTURE_SAMPLING_VARIABLE, "100")),
+        )
+    return ServingApp(model_dir_from_env(), endpoint_name, capture)
+
+
+def _percentage(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole percentage; allowed: 0-100")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,11 +575,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--endpoint-name", default=None, help="answer SageMaker Runtime's path for this endpoint only (default: any)"
     )
+    parser.add_argument(
+        "--capture-dir",
+        type=Path,
+        default=None,
+        help="write data capture under DIR/<endpoint>/<variant>/ (default off)",
+    )
+    parser.add_argument(
+        "--capture-sampling", type=_percentage, default=100, help="percentage of invocations captured (default 100)"
+    )
+    parser.add_argument(
+        "--variant", default=DEFAULT_VARIANT, help=f"variant name in the capture path ({DEFAULT_VARIANT})"
+    )
     options = parser.parse_args(args)
-    if options.endpoint_name is not None:  # read by every worker's create_app
-        os.environ[ENDPOINT_NAME_VARIABLE] = options.endpoint_name
-    else:
-        os.environ.pop(ENDPOINT_NAME_VARIABLE, None)
+    # Read by every worker's create_app.
+    _set_or_drop(ENDPOINT_NAME_VARIABLE, options.endpoint_name)
+    _set_or_drop(CAPTURE_DIR_VARIABLE, str(options.capture_dir.resolve()) if options.capture_dir else None)
+    os.environ.update({CAPTURE_SAMPLING_VARIABLE: str(options.capture_sampling), VARIANT_VARIABLE: options.variant})
     # One math thread per worker: with workers = cores, more would only oversubscribe them.
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", SM_MODEL_DIR=str(options.model_dir))
     import uvicorn
@@ -393,6 +609,13 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _set_or_drop(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 if __name__ == "__main__":

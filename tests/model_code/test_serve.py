@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import random
+import re
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +24,7 @@ import xgboost as xgb
 
 from model_code.contract import MAX_PAYLOAD_BYTES, MODEL_FILE
 from model_code.local_training import TrainingResult
-from model_code.serve import ServingApp, extract_model, running_server
+from model_code.serve import DataCapture, ServingApp, extract_model, main, running_server
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +192,221 @@ def test_concurrent_requests_each_get_their_own_scores(server: str, model_dir: P
         answers = list(pool.map(lambda r: post(server, ",".join(map(str, r)).encode(), "text/csv"), rows))
     assert [status for status, _ in answers] == [200] * len(rows)
     assert [float(body) for _, body in answers] == pytest.approx(expected.tolist(), abs=1e-6)
+
+
+# --- Data capture -----------------------------------------------------------------------------
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+CAPTURE_ENDPOINT, CAPTURE_VARIANT = "smplat-dev-sample", "Blue"
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def captured_lines(root: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in sorted(root.rglob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def without_event_id(line: dict[str, Any]) -> dict[str, Any]:
+    assert UUID.match(line["eventMetadata"].pop("eventId"))
+    return line
+
+
+def test_a_captured_line_is_sagemakers_format(tmp_path: Path) -> None:
+    capture = DataCapture(tmp_path, endpoint="ep", variant="AllTraffic", clock=lambda: at("2026-12-02T10:00:00.250"))
+    capture.record(b"text/csv", b"1.5,2\n", "text/csv", b"0.250000\n", b"req-1")
+    capture.record(b"application/json", b'{"instances": [[1, 2]]}', "application/json", b'{"predictions": []}')
+    capture.record(b"application/x-npy", b"\x93NUMPY", "text/csv", b"0.5\n")
+    capture.record(b"text/csv; charset=utf-8", b"\xff,1", "text/csv", b"0.5\n")  # not UTF-8: BASE64
+    (written,) = capture.flush()
+    assert written.parent == tmp_path / "ep" / "AllTraffic" / "2026" / "12" / "02" / "10"
+    lines = [without_event_id(line) for line in captured_lines(tmp_path)]
+    assert lines[0] == {
+        "captureData": {
+            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "1.5,2\n", "encoding": "CSV"},
+            "endpointOutput": {
+                "observedContentType": "text/csv",
+                "mode": "OUTPUT",
+                "data": "0.250000\n",
+                "encoding": "CSV",
+            },
+        },
+        "eventMetadata": {"inferenceId": "req-1", "inferenceTime": "2026-12-02T10:00:00Z"},
+        "eventVersion": "0",
+    }
+    assert lines[1]["captureData"]["endpointInput"] == {
+        "observedContentType": "application/json",
+        "mode": "INPUT",
+        "data": '{"instances": [[1, 2]]}',
+        "encoding": "JSON",
+    }
+    assert lines[1]["captureData"]["endpointOutput"]["encoding"] == "JSON"
+    assert lines[1]["eventMetadata"] == {"inferenceTime": "2026-12-02T10:00:00Z"}  # no InferenceId sent
+    assert lines[2]["captureData"]["endpointInput"]["encoding"] == "BASE64"
+    assert lines[2]["captureData"]["endpointInput"]["data"] == "k05VTVBZ"
+    assert lines[3]["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv; charset=utf-8",
+        "mode": "INPUT",
+        "data": "/ywx",
+        "encoding": "BASE64",
+    }
+
+
+def test_lines_go_to_the_utc_hour_of_their_inference(tmp_path: Path) -> None:
+    times = iter([at("2026-12-31T23:59:59.500"), at("2027-01-01T00:00:00.200"), at("2027-01-01T00:59:01.000")])
+    capture = DataCapture(tmp_path, endpoint="ep", variant="v", clock=lambda: next(times))
+    for _ in range(3):
+        capture.record(b"text/csv", b"1,2", "text/csv", b"0.5\n")
+    written = capture.flush()
+    relative = sorted(str(path.relative_to(tmp_path)) for path in written)
+    worker = capture.worker
+    assert relative == [
+        f"ep/v/2026/12/31/23/59-59-500-{worker}-000001.jsonl",
+        f"ep/v/2027/01/01/00/00-00-200-{worker}-000002.jsonl",
+    ]
+    assert [len(path.read_text().splitlines()) for path in sorted(written)] == [1, 2]
+    assert [p.name for p in tmp_path.rglob(".*")] == []  # no partial file is left behind
+
+
+def test_sampling_percentage_by_counting(tmp_path: Path) -> None:
+    random.seed(15)
+    assert sum(DataCapture(tmp_path, sampling_percentage=0).sampled() for _ in range(10_000)) == 0
+    assert sum(DataCapture(tmp_path, sampling_percentage=100).sampled() for _ in range(10_000)) == 10_000
+    assert 2_800 <= sum(DataCapture(tmp_path, sampling_percentage=30).sampled() for _ in range(10_000)) <= 3_200
+    with pytest.raises(ValueError, match="sampling percentage 101 is outside 0-100"):
+        DataCapture(tmp_path, sampling_percentage=101)
+
+
+@pytest.mark.parametrize("value", ["101", "-1", "half"])
+def test_capture_sampling_flag_is_a_percentage(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--capture-sampling", value])
+    assert stopped.value.code == 2
+    assert (
+        f"argument --capture-sampling: {value!r} is not a whole percentage; allowed: 0-100" in capsys.readouterr().err
+    )
+
+
+@pytest.fixture(scope="module")
+def capture_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("capture")
+
+
+@pytest.fixture(scope="module")
+def capture_server(model_dir: Path, capture_dir: Path) -> Iterator[str]:
+    with running_server(
+        model_dir, workers=2, endpoint_name=CAPTURE_ENDPOINT, capture_dir=capture_dir, variant=CAPTURE_VARIANT
+    ) as url:
+        yield url
+
+
+def wait_for_lines(root: Path, prefix: str, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
+    """The captured lines whose inferenceId starts with prefix, once there are `count` (workers
+    publish what they captured about a second after it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [x for x in captured_lines(root) if x["eventMetadata"].get("inferenceId", "").startswith(prefix)]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)
+
+
+def test_the_server_captures_what_boto3_sends(capture_server: str, capture_dir: Path, rows: list[list[float]]) -> None:
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=capture_server,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    body = ",".join(map(str, rows[0]))
+    response = runtime.invoke_endpoint(
+        EndpointName=CAPTURE_ENDPOINT, ContentType="text/csv", Accept="text/csv", Body=body, InferenceId="boto-1"
+    )
+    answer = response["Body"].read().decode()
+    json_body = json.dumps({"instances": rows[:2]})
+    runtime.invoke_endpoint(
+        EndpointName=CAPTURE_ENDPOINT, ContentType="application/json", Body=json_body, InferenceId="boto-2"
+    )
+    with pytest.raises(runtime.exceptions.ClientError):  # a 400 is not captured
+        runtime.invoke_endpoint(EndpointName=CAPTURE_ENDPOINT, ContentType="text/csv", Body="1,2", InferenceId="boto-3")
+    lines = sorted(wait_for_lines(capture_dir, "boto-", 2), key=lambda x: x["eventMetadata"]["inferenceId"])
+    assert [x["eventMetadata"]["inferenceId"] for x in lines] == ["boto-1", "boto-2"]
+    first = lines[0]
+    assert first["captureData"] == {
+        "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": body, "encoding": "CSV"},
+        "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": answer, "encoding": "CSV"},
+    }
+    assert first["eventVersion"] == "0" and UUID.match(first["eventMetadata"]["eventId"])
+    inferred = datetime.strptime(first["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(time.time() - inferred.timestamp()) < 120
+    assert lines[1]["captureData"]["endpointInput"] == {
+        "observedContentType": "application/json",
+        "mode": "INPUT",
+        "data": json_body,
+        "encoding": "JSON",
+    }
+    (path,) = [p for p in capture_dir.rglob("*.jsonl") if "boto-1" in p.read_text()]
+    hour = f"{inferred:%Y/%m/%d/%H}"
+    assert str(path.parent.relative_to(capture_dir)) == f"{CAPTURE_ENDPOINT}/{CAPTURE_VARIANT}/{hour}"
+
+
+def test_concurrent_workers_leave_only_whole_lines(
+    capture_server: str, capture_dir: Path, rows: list[list[float]]
+) -> None:
+    body = ",".join(map(str, rows[0])).encode()
+    seen_broken: list[str] = []
+    stop = threading.Event()
+
+    def read_while_they_write() -> None:
+        while not stop.is_set():
+            for path in capture_dir.rglob("*.jsonl"):
+                text = path.read_bytes()
+                if not text.endswith(b"\n") or any(not _is_json(line) for line in text.splitlines()):
+                    seen_broken.append(path.name)
+
+    def send(number: int) -> int:
+        request = urllib.request.Request(
+            capture_server + "/invocations",
+            data=body,
+            headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": f"load-{number}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+
+    reader = threading.Thread(target=read_while_they_write)
+    reader.start()
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert set(pool.map(send, range(400))) == {200}
+        lines = wait_for_lines(capture_dir, "load-", 400)
+    finally:
+        stop.set()
+        reader.join()
+    assert seen_broken == []
+    assert sorted(x["eventMetadata"]["inferenceId"] for x in lines) == sorted(f"load-{n}" for n in range(400))
+    assert len({x["eventMetadata"]["eventId"] for x in lines}) == 400
+    workers = {p.name.split("-")[3] for p in capture_dir.rglob("*.jsonl") if "load-" in p.read_text()}
+    assert len(workers) == 2  # both workers captured, each into files of its own
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def test_what_was_captured_is_on_disk_when_the_server_stops(
+    model_dir: Path, tmp_path: Path, rows: list[list[float]]
+) -> None:
+    # Lines wait up to a second in memory; a worker that is stopped publishes them as it shuts down.
+    with running_server(model_dir, workers=1, capture_dir=tmp_path, sampling_percentage=100) as url:
+        for number in range(3):
+            status, _ = post(url, ",".join(map(str, rows[number])).encode(), "text/csv")
+            assert status == 200
+    lines = captured_lines(tmp_path)
+    assert len(lines) == 3
+    assert {p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*.jsonl")} == {("local", "AllTraffic")}
