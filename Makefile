@@ -16,7 +16,7 @@ VENV_STAMP := .venv/.installed
 CHECKOV_STAMP := .venv-checkov/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install synth lint unit test diff deploy demo clean schema bench bench-synth bench-split bench-serving
+.PHONY: install synth lint unit test diff deploy demo clean schema bench bench-synth bench-split bench-serving bench-monitor
 
 install: $(VENV_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 
@@ -93,7 +93,7 @@ $(BENCH_STAMP): requirements-bench.txt $(VENV_STAMP)
 	command -v hey >/dev/null || (apt-get update -qq && apt-get install -y -qq hey)
 	touch $@
 
-bench: bench-synth bench-split bench-serving
+bench: bench-synth bench-split bench-serving bench-monitor
 
 bench-synth: install
 	python benchmarks/synth.py
@@ -103,3 +103,6 @@ bench-split: install $(BENCH_STAMP)
 
 bench-serving: install $(BENCH_STAMP)
 	python benchmarks/serving.py
+
+bench-monitor: install $(BENCH_STAMP)
+	python benchmarks/monitor.py

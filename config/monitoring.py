@@ -26,7 +26,12 @@ QUALITY_METRICS: dict[str, dict[str, Literal["floor", "ceiling"]]] = {
         "f1": "floor",
         "auc": "floor",
     },
-    "MulticlassClassification": {"accuracy": "floor", "weighted_f1": "floor"},
+    "MulticlassClassification": {
+        "accuracy": "floor",
+        "weighted_precision": "floor",
+        "weighted_recall": "floor",
+        "weighted_f1": "floor",
+    },
     "Regression": {"mae": "ceiling", "mse": "ceiling", "rmse": "ceiling", "r2": "floor"},
 }
 # Model Monitor's schedules take cron expressions only (hourly or daily).
@@ -104,7 +109,7 @@ class ModelQualityConfig(StrictModel):
     thresholds: dict[str, float] = Field(
         min_length=1,
         description="Alarm thresholds by metric: a floor for scores (accuracy, precision, recall, f1, auc, "
-        "weighted_f1, r2), a ceiling for errors (mae, mse, rmse).",
+        "weighted_precision, weighted_recall, weighted_f1, r2), a ceiling for errors (mae, mse, rmse).",
     )
 
     def problems(self, stage: StageFacts) -> Iterator[Problem]:

@@ -2,16 +2,22 @@
 `make deploy` (ops/deploy.py: platform stacks, the endpoint's image, its model trained through the
 SageMaker training toolkit and uploaded, then the endpoints stack), then run the model lifecycle
 against it: split into channels (uploaded to the channel URIs the stack publishes), a short tune,
-the endpoint's model served and invoked through boto3, and the sample training pipeline, as deployed,
-run step by step on this machine (local_aws/pipeline.py) until it registers a model package."""
+the endpoint's model served and invoked through boto3, its drift check (normal traffic, then drifted
+traffic, captured by the serving container as SageMaker captures it and checked against the baseline the
+deploy uploaded), and the sample training pipeline, as deployed, run step by step on this machine
+(local_aws/pipeline.py) until it registers a model package."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from config import StageConfig, load_stage
 from config.model_sources import ArtifactModel
@@ -22,6 +28,7 @@ from local_aws.pipeline import run as run_pipeline
 from model_code.contract import CHANNELS, OBJECTIVE
 from model_code.data import write_sample_dataset
 from model_code.lifecycle import labelled_rows, runtime_client
+from model_code.monitor_check import check
 from model_code.serve import extract_model, running_server
 from model_code.split import SplitSpec, split_file
 from model_code.tuning import plot, table, tune
@@ -58,6 +65,7 @@ def main() -> int:
             print(f"  {name:<52} {value}")
         describe_endpoint(aws)
         lifecycle(aws, outputs, work, config)
+        monitor_the_endpoint(aws, outputs, work, config)
         if not train_with_the_pipeline(aws, outputs, work, config):
             return 1
     print(f"\nDone in {time.monotonic() - started:.0f} s; the local AWS and the server are stopped.")
@@ -110,6 +118,52 @@ def lifecycle(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageC
     print(f"\n== Serve endpoint {endpoint.name}'s model ({uri}) on SageMaker's container contract")
     print("   and invoke it with boto3")
     serve_and_invoke(artifact, work, outputs[f"{entry_id('Endpoint', endpoint.name)}Name"])
+
+
+def monitor_the_endpoint(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageConfig) -> None:
+    """Traffic captured by the serving container (SageMaker's capture format), checked against the baseline
+    the ordered deploy uploaded, with the drift check's own code: normal traffic, then drifted traffic."""
+    endpoint = config.endpoints[0]
+    monitoring, capture = endpoint.monitoring, endpoint.data_capture
+    assert monitoring is not None and monitoring.baseline is not None and capture is not None
+    name = outputs[f"{entry_id('Endpoint', endpoint.name)}Name"]
+    s3, bucket = client(aws, "s3"), outputs["ArtifactsBucketName"]
+    baseline = work / "baseline"
+    baseline.mkdir(exist_ok=True)
+    for key in (monitoring.baseline.statistics, monitoring.baseline.constraints):
+        s3.download_file(bucket, key, str(baseline / key.rsplit("/", 1)[1]))
+    rows, _ = labelled_rows(work / "channels" / "test", limit=1000)
+    # Drifted: the first two features (mean radius and texture) three standard deviations higher.
+    table = np.array([[float(v) for v in row.split(",")] for row in rows])
+    shifted = table.copy()
+    shifted[:, :2] += 3 * table[:, :2].std(axis=0)
+    model = work / "model"
+    print(f"\n== Drift check of endpoint {endpoint.name} ({monitoring.schedule} on the platform: {name}-monitor)")
+    for period, values in (("normal", table), ("drifted", shifted)):
+        folder = work / "capture" / period
+        with running_server(
+            model, endpoint_name=name, capture_dir=folder, sampling_percentage=capture.sampling_percentage
+        ) as url:
+            runtime = runtime_client(url)
+            for row in values:
+                runtime.invoke_endpoint(
+                    EndpointName=name, ContentType="text/csv", Body=",".join(f"{v:.6g}" for v in row).encode()
+                )
+        lines = io.StringIO()  # the lines CloudWatch's metric filters read on the platform
+        with contextlib.redirect_stdout(lines):
+            violations = check(
+                folder,
+                baseline / "statistics.json",
+                baseline / "constraints.json",
+                work / "reports" / period,
+                endpoint=name,
+            )
+        captured = sum(1 for file in folder.rglob("*.jsonl") for _ in file.open())
+        print(f"  {period:<8} {len(values)} requests, {captured} captured -> {len(violations)} violation(s)")
+        print(f"    metric line: {lines.getvalue().splitlines()[-1]}")
+        for violation in violations:
+            print(f"    {violation['feature_name']}: {violation['constraint_check_type']}: {violation['description']}")
+    print(f"  reports: {work / 'reports'} (constraint_violations.json, statistics.json, as Model Monitor writes them)")
 
 
 def train_with_the_pipeline(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageConfig) -> bool:

@@ -12,7 +12,8 @@ step:
 3. each endpoint image `{repository, tag}` must be in the platform's repository: when missing, it
    is built from model_code/container/Dockerfile.serving and pushed if a Docker engine answers;
 4. each endpoint model: its `artifact_key` must be in the artifacts bucket (a sandbox stage trains
-   the sample model of model_code/ and uploads it there); `latest-approved` needs an approved package;
+   the sample model of model_code/ and uploads it there, with the baseline of its train channel where the
+   endpoint's monitoring expects one under models/); `latest-approved` needs an approved package;
 5. `cdk deploy` the endpoints stack, then the monitoring stack (Model Monitor's schedules name endpoints).
 
 `local_aws/demo.py` (`make demo`) and the local-AWS tests run the same steps against a local AWS.
@@ -201,6 +202,7 @@ class OrderedDeploy:
         outputs = self._data_outputs()
         self.check_images(outputs)
         self.check_models(outputs)
+        self.check_baselines(outputs)
         final = {path: stacks[path] for path in last if path in stacks}
         self._deploy(STEPS, "Endpoints stack and their monitoring", final, exclusively=True)
         self.say(f"\nDone: stage {self.stage} is deployed.")
@@ -373,6 +375,44 @@ class OrderedDeploy:
                 )
             )
 
+    def check_baselines(self, outputs: dict[str, str]) -> None:
+        """Each monitored endpoint's baseline files in the artifacts bucket: a sandbox stage gets the sample
+        model's (computed from its train channel, as a training pipeline's Baseline step does); a missing one
+        elsewhere is reported (the endpoint deploys; its drift checks fail until the files are there)."""
+        bucket, s3 = outputs["ArtifactsBucketName"], self.target.client("s3")
+        for endpoint in self.config.endpoints:
+            baseline = endpoint.monitoring.baseline if endpoint.monitoring else None
+            if baseline is None:
+                continue
+            keys = [key for key in (baseline.statistics, baseline.constraints) if not key.startswith("s3://")]
+            missing = [key for key in keys if not _object_exists(s3, bucket, key)]
+            if not missing:
+                continue
+            if self.config.sandbox and all(key.startswith("models/") for key in missing):
+                from model_code.monitor_baseline import baseline as compute_baseline
+
+                folder = self.work / "sample-baseline"
+                compute_baseline(self._sample_channels() / "train", folder)
+                publisher = self._as_role(outputs["ModelPublisherRoleArn"], "s3")  # only it writes models/
+                for key in missing:
+                    publisher.upload_file(str(folder / key.rsplit("/", 1)[1]), bucket, key)
+                    self.events.append(Event("baseline-uploaded", f"s3://{bucket}/{key}"))
+                self.say(f"  {endpoint.name}: uploaded the sample model's baseline ({', '.join(missing)})")
+            else:
+                self.events.append(Event("baseline-missing", f"s3://{bucket}/{missing[0]}"))
+                self.say(
+                    f"  {endpoint.name}: the monitoring baseline s3://{bucket}/{missing[0]} does not exist: its drift "
+                    "checks fail until it does (python -m model_code.lifecycle monitor baseline, then upload)"
+                )
+
+    def _sample_channels(self) -> Path:
+        """The sample data split into channels, once."""
+        channels = self.work / "sample-model" / "channels"
+        if not channels.exists():
+            write_sample_dataset(self.work / "sample-model" / "raw.csv")
+            split_file(self.work / "sample-model" / "raw.csv", channels, SplitSpec(stratify=True))
+        return channels
+
     def _as_role(self, role_arn: str, service: str) -> Any:
         """A client of `service` acting as `role_arn` (which the caller's credentials must be allowed to assume)."""
         session = f"{self.names.prefix}-deploy"
@@ -389,9 +429,7 @@ class OrderedDeploy:
         if self.sample_model is None:
             work = self.work / "sample-model"
             self.say("  training the sample model (breast cancer data, stratified split) through the toolkit ...")
-            write_sample_dataset(work / "raw.csv")
-            split_file(work / "raw.csv", work / "channels", SplitSpec(stratify=True))
-            result = run_training_job(work / "train", work / "channels", SAMPLE_HYPERPARAMETERS)
+            result = run_training_job(work / "train", self._sample_channels(), SAMPLE_HYPERPARAMETERS)
             if result.exit_code != 0 or result.model_artifact is None:
                 raise DeployStopped(f"training the sample model failed: {result.failure}")
             self.say("  " + "  ".join(f"{k}={v:.4f}" for k, v in result.final_metrics.items()))

@@ -109,6 +109,11 @@ def test_with_the_image_it_uploads_the_model_before_the_endpoints_stack(
         *PLATFORM,
         Event("image-found", with_image.image),
         Event("model-uploaded", with_image.model),
+        # dev's monitoring reads the sample model's baseline beside it (computed from its train channel).
+        *(
+            Event("baseline-uploaded", with_image.model.replace("model.tar.gz", f"baseline/{name}.json"))
+            for name in ("statistics", "constraints")
+        ),
         Event("deployed", "smplat-dev-endpoints"),
         Event("deployed", "smplat-dev-monitoring"),
     ]

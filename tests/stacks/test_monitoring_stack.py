@@ -5,6 +5,10 @@ metric filters behind the endpoint's drift alarms."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +196,96 @@ def test_the_checks_report_lines_become_metrics_of_the_stages_endpoints(
     assert transformation["MetricNamespace"] == "smplat/Monitoring"
     assert transformation["MetricValue"] == value
     assert {d["Key"]: d["Value"] for d in transformation["Dimensions"]} == dimensions
+
+
+def test_the_filters_read_the_lines_the_check_prints(stages: dict[str, SynthesizedStage], channels: Path) -> None:
+    """The metric filters and model_code/monitor.py agree: every field a filter selects is in the lines of
+    its kind that a real check prints (a renamed key would leave the metrics, and the alarms, empty)."""
+    work = channels.parent / "filters"
+    lifecycle = [sys.executable, "-m", "model_code.lifecycle", "monitor"]
+    subprocess.run([*lifecycle, "baseline", "--input", str(channels / "train"), "--output", str(work)], check=True)
+    rows = (channels / "test" / "part-00000.csv").read_text().splitlines()[1:6]
+    capture, truth = work / "capture", work / "truth"
+    capture.mkdir()
+    truth.mkdir()
+    records, labels = [], []
+    for number, row in enumerate(rows):
+        label, *features = row.split(",")  # the label is the first column of the sample's channels
+        data = ",".join(features)
+        records.append(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": data,
+                        "encoding": "CSV",
+                    },
+                    "endpointOutput": {
+                        "observedContentType": "text/csv",
+                        "mode": "OUTPUT",
+                        "data": "0.9",
+                        "encoding": "CSV",
+                    },
+                },
+                "eventMetadata": {"eventId": f"e{number}", "inferenceTime": "2026-12-02T09:00:00Z"},
+                "eventVersion": "0",
+            }
+        )
+        labels.append(
+            {
+                "groundTruthData": {"data": label, "encoding": "CSV"},
+                "eventMetadata": {"eventId": f"e{number}"},
+                "eventVersion": "0",
+            }
+        )
+    (capture / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (truth / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
+    checked = subprocess.run(
+        [
+            *(*lifecycle, "check", "--capture", str(capture), "--statistics", str(work / "statistics.json")),
+            *("--constraints", str(work / "constraints.json"), "--output", str(work / "report")),
+            *(
+                "--endpoint",
+                "smplat-dev-sample",
+                "--ground-truth",
+                str(truth),
+                "--problem-type",
+                "BinaryClassification",
+            ),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lines = [json.loads(line) for line in checked.stdout.splitlines()]
+    filters = [f["Properties"] for f in stages["dev"].resources("monitoring", "AWS::Logs::MetricFilter").values()]
+    assert len(filters) == 5
+    for found in filters:
+        kind = re.search(r'\$\.smplat_monitor = "(\w+)"', found["FilterPattern"]).group(1)  # type: ignore[union-attr]
+        of_kind = [line for line in lines if line["smplat_monitor"] == kind]
+        assert of_kind, kind
+        (transformation,) = found["MetricTransformations"]
+        for line in of_kind:
+            assert isinstance(line[transformation["MetricValue"].removeprefix("$.")], int | float), (kind, line)
+            for dimension in transformation["Dimensions"]:
+                assert isinstance(line[dimension["Value"].removeprefix("$.")], str), (kind, dimension)
+            assert line["endpoint"].startswith("smplat-dev-")
+
+
+def test_outputs_are_published_with_exports_and_parameters(each_stage: SynthesizedStage) -> None:
+    outputs = each_stage.templates["monitoring"]["Outputs"]
+    entry = {"dev": "Sample", "prod": "FraudScoring"}[each_stage.name]
+    kebab = {"dev": "sample", "prod": "fraud-scoring"}[each_stage.name]
+    expected = {
+        "MonitoringNamespace": "monitoring-namespace",
+        f"Monitor{entry}PipelineName": f"monitor-{kebab}-pipeline-name",
+        f"Monitor{entry}ScheduleRuleName": f"monitor-{kebab}-schedule-rule-name",
+        f"Monitor{entry}RunbookName": f"monitor-{kebab}-runbook-name",
+        f"Monitor{entry}ReportsUri": f"monitor-{kebab}-reports-uri",
+    } | ({"MonitorSampleGroundTruthUri": "monitor-sample-ground-truth-uri"} if each_stage.name == "dev" else {})
+    assert set(outputs) == set(expected)
+    for output_id in expected:
+        assert outputs[output_id]["Export"] == {"Name": f"smplat-{each_stage.name}-{output_id}"}
+    parameters = {p["Properties"]["Name"] for p in each_stage.resources("monitoring", "AWS::SSM::Parameter").values()}
+    assert parameters == {f"/smplat/{each_stage.name}/{name}" for name in expected.values()}
