@@ -14,8 +14,10 @@ from config.algorithms import JobInstanceType
 from config.pipelines import SCHEDULE
 from config.types import Problem, StageFacts, StrictModel, value_rule
 
-S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+)$")
+S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([^\s*?]+)$")  # no wildcards: IAM resources
 GROUND_TRUTH_PREFIX = "ground-truth/"  # of the artifacts bucket; teams write it, the monitor reads it
+# It also becomes part of the check's command line and IAM resources: plain folder names only.
+GROUND_TRUTH = re.compile(r"^ground-truth/([a-z0-9][a-z0-9._-]*/)+$")
 # Metrics per problem type, each with the direction that is good: a threshold is a floor for the
 # scores and a ceiling for the errors. The names are those of model_code/monitor.py's model quality.
 QUALITY_METRICS: dict[str, dict[str, Literal["floor", "ceiling"]]] = {
@@ -49,7 +51,7 @@ Schedule = Annotated[
         )
     ),
 ]
-ARTIFACTS_KEY = re.compile(r"^(?!/)(?!.*\.\.)[\w!\-.*'()/]+\.json$")
+ARTIFACTS_KEY = re.compile(r"^(?!/)(?!.*\.\.)[\w!\-.'()/]+\.json$")
 BaselineFile = Annotated[
     str,
     value_rule(
@@ -114,10 +116,11 @@ class ModelQualityConfig(StrictModel):
 
     def problems(self, stage: StageFacts) -> Iterator[Problem]:
         prefix = self.ground_truth_prefix
-        if not prefix.startswith(GROUND_TRUTH_PREFIX) or not prefix.endswith("/") or ".." in prefix or "*" in prefix:
+        if not GROUND_TRUTH.fullmatch(prefix):
             yield (
                 "ground_truth_prefix",
-                f"{prefix!r} is refused: a prefix under {GROUND_TRUTH_PREFIX!r} ending with '/', without '..' or '*'",
+                f"{prefix!r} is refused: folders under {GROUND_TRUTH_PREFIX!r} of lowercase letters, digits, '.', "
+                "'_' and '-', ending with '/'",
             )
         known = QUALITY_METRICS[self.problem_type]
         for metric in self.thresholds:

@@ -120,7 +120,7 @@ def artifacts_boundaries(
     """The artifacts bucket policy's Deny statements: only the publishers write `models/`, only the
     training pipelines' roles `pipelines/`, only endpoints `data-capture/` and only the monitoring
     roles `monitoring/`; the platform's workloads write only their own prefix, and none but the
-    monitoring roles read captured data. Each argument lists role
+    monitoring roles read captured data or the reports made of it. Each argument lists role
     ARNs or ARN patterns as `aws:PrincipalArn` gives them (a role's ARN with its path, also for its
     sessions). A Deny in the bucket policy holds against any identity policy, so a broader grant
     added later cannot widen it."""
@@ -158,6 +158,8 @@ def artifacts_boundaries(
         deny("EndpointsWriteOnlyDataCapture", WRITES, _arn_like(endpoints), not_resources=objects(DATA_CAPTURE_PREFIX)),
         deny("OnlyMonitorsWriteMonitoring", WRITES, _arn_not_like(monitors), resources=objects(MONITORING_PREFIX)),
         deny("MonitorsWriteOnlyMonitoring", WRITES, _arn_like(monitors), not_resources=objects(MONITORING_PREFIX)),
+        # The reports summarize captured production data: the same rule as the capture.
+        deny("WorkloadsNeverReadMonitoring", READS, _arn_like(workloads), resources=objects(MONITORING_PREFIX)),
     ]
 
 

@@ -7,6 +7,7 @@ that turn the job's report lines into metrics."""
 from __future__ import annotations
 
 import inspect
+import shlex
 from collections.abc import Sequence
 
 from aws_cdk import Stack
@@ -161,17 +162,19 @@ class DriftMonitor(Construct):
             roles=[self.job_role],
             statements=[
                 iam.PolicyStatement(
-                    sid="ReadWindowAndBaseline",
+                    sid="ReadTheWindow",
                     actions=["s3:GetObject"],
-                    resources=[
-                        *(artifacts_bucket.arn_for_objects(f"{prefix}*") for prefix in reads),
-                        # A given baseline: exactly its files; else those the training pipelines publish.
-                        *(
-                            [object_arn(uri) for uri in baseline]
-                            if baseline
-                            else [artifacts_bucket.arn_for_objects("pipelines/*/baseline/*")]
-                        ),
-                    ],
+                    resources=[artifacts_bucket.arn_for_objects(f"{prefix}*") for prefix in reads],
+                ),
+                # A given baseline: exactly its files; else those the training pipelines publish. Only in
+                # this account: a bucket name that merely looks like the stage's could be anyone's.
+                iam.PolicyStatement(
+                    sid="ReadTheBaseline",
+                    actions=["s3:GetObject"],
+                    resources=[object_arn(uri) for uri in baseline]
+                    if baseline
+                    else [artifacts_bucket.arn_for_objects("pipelines/*/baseline/*")],
+                    conditions={"StringEquals": {"s3:ResourceAccount": pseudo.ACCOUNT_ID}},
                 ),
                 iam.PolicyStatement(
                     sid="WriteOwnReports",
@@ -241,16 +244,18 @@ class DriftMonitor(Construct):
         )
 
         # The baseline inputs are single files under folders of their own; the glob finds them by any name.
+        # Stage-file values are quoted: they become part of a shell command.
         check = (
-            f"--capture {PROCESSING}/input/{capture_prefix} --statistics {PROCESSING}/baseline/statistics/*.json "
+            f"--capture {shlex.quote(f'{PROCESSING}/input/{capture_prefix}')} "
+            f"--statistics {PROCESSING}/baseline/statistics/*.json "
             f"--constraints {PROCESSING}/baseline/constraints/*.json --output {PROCESSING}/report "
-            f"--endpoint {endpoint_name}"
+            f"--endpoint {shlex.quote(endpoint_name)}"
         )
         # Ground truth is optional per window: passed only when the manifest brought some.
-        truth_folder = f"{PROCESSING}/input/{truth}"
+        truth_folder = shlex.quote(f"{PROCESSING}/input/{truth}")
         quality = (
             f'if [ -d {truth_folder} ]; then set -- "$@" --ground-truth {truth_folder} '
-            f"--problem-type {config.model_quality.problem_type}; fi; "
+            f"--problem-type {shlex.quote(config.model_quality.problem_type)}; fi; "
             if config.model_quality and truth
             else ""
         )
@@ -462,8 +467,8 @@ class DriftMonitor(Construct):
             content={
                 "schemaVersion": "0.3",
                 "description": f"Start a drift check of the traffic endpoint {endpoint_name} captured",
-                "assumeRole": "{{ AutomationAssumeRole }}",
-                "parameters": {"AutomationAssumeRole": {"type": "String", "default": self.runbook_role.role_arn}},
+                # Fixed: whoever starts the runbook cannot hand it another role, nor other inputs.
+                "assumeRole": self.runbook_role.role_arn,
                 "mainSteps": [
                     {
                         "name": "StartCheck",

@@ -188,6 +188,34 @@ class EndpointMonitoring(Construct):
                 "the drift check found constraint violations in the captured traffic",
             )
         )
+        # A check that failed, was stopped or never started reports nothing, and missing data does not
+        # alarm: so alarm when the endpoint had traffic two windows running and no check reported.
+        traffic = {
+            f"invocations{n}": cloudwatch.Metric(
+                namespace=INVOCATION_METRICS,
+                metric_name="Invocations",
+                dimensions_map={"EndpointName": self._endpoint_name, "VariantName": variant.name},
+                statistic="Sum",
+                period=period,
+            )
+            for n, variant in enumerate(self._variants)
+        }
+        served = " + ".join(f"FILL({id}, 0)" for id in traffic)
+        unchecked = cloudwatch.MathExpression(
+            expression=f"IF(({served}) > 0 AND FILL(records, 0) == 0, 1, 0)",
+            using_metrics={**traffic, "records": metric("Records", "Requests checked", "Sum")},
+            label="Traffic without a drift check",
+            period=period,
+        )
+        self.alarms.append(
+            self._alarm(
+                "DriftCheckMissing",
+                unchecked,
+                1,
+                2,
+                "traffic for two windows running and no drift check reported (failed, stopped or not started)",
+            )
+        )
         quality = []
         if drift.model_quality is not None:
             directions = QUALITY_METRICS[drift.model_quality.problem_type]

@@ -95,7 +95,8 @@ class ModelMonitorSchedule(Construct):
                     resources=[artifacts_bucket.arn_for_objects(f"{reports}*")],
                 ),
                 *key_use_statements(key, grants=True),
-                *log_statements(Stack.of(self), [PROCESSING_LOG_GROUP]),
+                # Model Monitor names its jobs (and their streams) after the schedule.
+                *log_statements(Stack.of(self), [PROCESSING_LOG_GROUP], stream_prefix=self.schedule_name),
                 *vpc_attachment_statements(subnets, [security_group]),
             ],
         )

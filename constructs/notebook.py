@@ -120,6 +120,29 @@ class Notebook(Construct):
                     ],
                     resources=jobs,
                 ),
+                # The endpoints' drift checks (constructs/drift_monitor.py) are the platform's, not the team's: a
+                # stopped or replayed check would hide drift.
+                iam.PolicyStatement(
+                    sid="LeaveTheDriftChecksAlone",
+                    effect=iam.Effect.DENY,
+                    actions=[
+                        "sagemaker:StartPipelineExecution",
+                        "sagemaker:StopPipelineExecution",
+                        "sagemaker:RetryPipelineExecution",
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                    ],
+                    resources=[
+                        stack.format_arn(
+                            service="sagemaker", resource="pipeline", resource_name=f"{job_name_prefix}-*-monitor"
+                        ),
+                        stack.format_arn(
+                            service="sagemaker",
+                            resource="processing-job",
+                            resource_name=f"{job_name_prefix}-monitor-*",
+                        ),
+                    ],
+                ),
                 iam.PolicyStatement(
                     sid="PassOnlyThePlatformRole",
                     actions=["iam:PassRole"],

@@ -40,10 +40,12 @@ def run(events: dict[str, Any], *, s3: Any, sagemaker: Any, ssm: Any, now: datet
     window = f"{hours[0]:%Y-%m-%dT%H:00Z} to {end:%Y-%m-%dT%H:00Z}"
     variants = _folders(s3, bucket, capture)
     captured = [key for variant in variants for hour in hours for key in _keys(s3, bucket, variant + _hour(hour))]
+    captured = [key for key in captured if _plain(key)]
     if not captured:
         return {"Started": False, "Reason": f"no traffic captured from {window}", "CaptureFiles": 0}
     truth_prefix = events.get("GroundTruthPrefix") or ""
     truth = [key for hour in hours for key in _keys(s3, bucket, truth_prefix + _hour(hour))] if truth_prefix else []
+    truth = [key for key in truth if _plain(key)]
     # A manifest lists keys under one prefix; the job gets them at <input>/<key>.
     manifest_key = f"{events['ManifestPrefix']}{end:%Y/%m/%d/%H}.json"
     s3.put_object(
@@ -89,6 +91,12 @@ def _baseline(events: dict[str, Any], sagemaker: Any, ssm: Any) -> tuple[str, st
             f"model package {package} has no data-quality baseline (ModelMetrics.ModelDataQuality): register it "
             "with a training pipeline of the platform, or give the endpoint's monitoring.baseline"
         ) from None
+
+
+def _plain(key: str) -> bool:
+    """A JSON-lines file named plainly: the job gets it at <input>/<key>, so no key may climb out of its
+    folder (`..`) or name an empty one."""
+    return key.endswith(".jsonl") and "/../" not in f"/{key}" and "//" not in key
 
 
 def _hour(hour: datetime) -> str:

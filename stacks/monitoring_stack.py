@@ -83,7 +83,8 @@ class MonitoringStack(WorkloadStack):
                 config=monitoring,
                 capture_prefix=capture_prefix,
                 package=package,
-                job_names=JobNames(names.prefix),
+                # A prefix of their own: notebooks may neither start nor stop the checks.
+                job_names=JobNames(f"{names.prefix}-monitor"),
                 key=platform.key,
                 artifacts_bucket=platform.artifacts_bucket,
                 code=SourceBundle.of(self, "model_code").asset,

@@ -278,7 +278,7 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
         "notebooks": arn("logs", f"log-group:/aws/sagemaker/NotebookInstances:log-stream:{notebook}/*", each_stage),
         # The drift checks: only streams of the stage's jobs (named after them).
         "monitoring": arn(
-            "logs", f"log-group:/aws/sagemaker/ProcessingJobs:log-stream:smplat-{each_stage.name}-*", each_stage
+            "logs", f"log-group:/aws/sagemaker/ProcessingJobs:log-stream:smplat-{each_stage.name}-monitor-*", each_stage
         ),
         # The network stack's deploy-time functions (S3 prefix-list lookup, closing the default group).
         "network": {"Fn::GetAtt": ["NetworkCustomResourceLogGroupAE9569BB", "Arn"]},

@@ -48,8 +48,8 @@ def with_monitoring(base: dict[str, Any] = DEV, **changes: Any) -> dict[str, Any
                     "thresholds": {"rmse": 0.1},
                 }
             },
-            r"^endpoints.0.monitoring.model_quality.ground_truth_prefix: 'data-capture/x/' is refused: a prefix under "
-            r"'ground-truth/' ending with '/', without '..' or '\*'$",
+            r"^endpoints.0.monitoring.model_quality.ground_truth_prefix: 'data-capture/x/' is refused: folders under "
+            r"'ground-truth/' of lowercase letters, digits, '.', '_' and '-', ending with '/'$",
         ),
         (
             {
@@ -66,6 +66,21 @@ def with_monitoring(base: dict[str, Any] = DEV, **changes: Any) -> dict[str, Any
             {"baseline": {"statistics": "s3://someone-elses-bucket/statistics.json", "constraints": "c.json"}},
             r"^endpoints.0.monitoring.baseline.statistics: bucket 'someone-elses-bucket' is not one of the platform's "
             r"buckets of this stage \(their names start with 'smplat-dev-data-'\)",
+        ),
+        (  # it becomes part of the check's shell command: plain folder names only
+            {
+                "model_quality": {
+                    "problem_type": "BinaryClassification",
+                    "ground_truth_prefix": "ground-truth/x$(touch${IFS}/tmp/pwn)/",
+                    "thresholds": {"auc": 0.9},
+                }
+            },
+            r"^endpoints.0.monitoring.model_quality.ground_truth_prefix: 'ground-truth/x\$\(touch\$\{IFS\}/tmp/pwn\)/' "
+            r"is refused",
+        ),
+        (  # a wildcard would widen the job role's read grant
+            {"baseline": {"statistics": "*.json", "constraints": "c.json"}},
+            r"^endpoints.0.monitoring.baseline.statistics: '\*.json' is neither the S3 URI of a JSON file",
         ),
         (
             {"baseline": {"statistics": "../statistics.json", "constraints": "c.json"}},

@@ -33,6 +33,9 @@ def world(aws: LocalAws) -> dict[str, Any]:
         "data-capture/smplat-dev-other/primary/2026/12/02/09/another-endpoint.jsonl",
         "ground-truth/sample/2026/12/02/09/labels.jsonl",
         "ground-truth/sample/2026/12/02/06/old-labels.jsonl",
+        # Not plain JSON-lines files: left out (the job would get `..` as a folder).
+        "ground-truth/sample/2026/12/02/09/../../../../../../data-capture/x.jsonl",
+        f"{CAPTURE}primary/2026/12/02/09/notes.txt",
     ):
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"{}\n")
     definition = {"Version": "2020-12-01", "Parameters": [], "Steps": []}

@@ -174,6 +174,7 @@ def test_alarms_notify_an_encrypted_topic_and_fill_a_dashboard(each_stage: Synth
         "cpu",
         "data-quality-violations",
         "disk",
+        "drift-check-missing",
         "errors4xx-rate",
         "errors5xx",
         "latency-p99",
@@ -216,7 +217,7 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
         context = {"aws:SourceAccount": account, "aws:SourceArn": alarm_arn(alarm, account), "aws:SecureTransport": tls}
         return decide(Request(Principal(service), "sns:Publish", topic_arn, context), document)
 
-    assert len(alarm_names) == {"dev": 9, "prod": 7}[each_stage.name]
+    assert len(alarm_names) == {"dev": 10, "prod": 8}[each_stage.name]
     for alarm in alarm_names:
         assert publish(alarm) == "Allow", alarm
     assert publish(alarm_names[0], tls="false") == "Deny"
@@ -232,6 +233,7 @@ def test_the_alarm_topic_accepts_publishes_from_this_endpoints_alarms(each_stage
                 for signal in (
                     *("errors5xx", "latency-p99", "errors4xx-rate", "cpu", "memory", "disk"),
                     "data-quality-violations",
+                    "drift-check-missing",
                     *(("quality-accuracy", "quality-auc") if each_stage.name == "dev" else ()),
                 )
             ]

@@ -44,7 +44,8 @@ def test_the_check_is_one_isolated_encrypted_processing_job_in_the_platform(each
     (step,) = found["Steps"]
     arguments = step["Arguments"]
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
-    assert arguments["ProcessingJobName"] == f"smplat-{each_stage.name}"  # the stage's job names: IAM scopes them
+    # A prefix of its own, which IAM scopes: notebooks may not start or stop the checks.
+    assert arguments["ProcessingJobName"] == f"smplat-{each_stage.name}-monitor"
     assert arguments["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
     assert arguments["ProcessingOutputConfig"]["KmsKeyId"] == key
     network = arguments["NetworkConfig"]
@@ -85,9 +86,10 @@ def test_the_job_role_reads_only_its_endpoints_window_and_writes_only_its_report
     assert decide(Request(job, "s3:GetObject", f"{ARTIFACTS}/{own}"), policy) == "Allow"
     assert decide(Request(job, "s3:GetObject", f"{ARTIFACTS}/{other}"), policy) != "Allow"
     assert decide(Request(job, "s3:GetObject", f"{ARTIFACTS}/ground-truth/sample/2026/a.jsonl"), policy) == "Allow"
-    assert (
-        decide(Request(job, "s3:GetObject", f"{ARTIFACTS}/models/sample/baseline/statistics.json"), policy) == "Allow"
-    )
+    baseline = f"{ARTIFACTS}/models/sample/baseline/statistics.json"
+    assert decide(Request(job, "s3:GetObject", baseline, {"s3:ResourceAccount": ACCOUNT}), policy) == "Allow"
+    # A bucket of the same name in another account (names are global) is not the stage's.
+    assert decide(Request(job, "s3:GetObject", baseline, {"s3:ResourceAccount": "210987654321"}), policy) != "Allow"
     assert decide(Request(job, "s3:GetObject", f"{ARTIFACTS}/models/sample/model.tar.gz"), policy) != "Allow"
     report = f"{ARTIFACTS}/monitoring/smplat-dev-sample/reports/exec-1/constraint_violations.json"
     assert decide(Request(job, "s3:PutObject", report), policy) == "Allow"
@@ -117,8 +119,10 @@ def test_the_pipeline_role_creates_only_isolated_checks_inside_the_platform(
         "sagemaker:OutputKmsKey": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63",
         "sagemaker:NetworkIsolation": "true",
     }
-    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/smplat-dev-abc123"
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/smplat-dev-monitor-abc123"
     assert decide(Request(who, "sagemaker:CreateProcessingJob", job, inside)) == "Allow"
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/smplat-dev-abc123"
+    assert decide(Request(who, "sagemaker:CreateProcessingJob", other, inside)) != "Allow"
     open_network = {**inside, "sagemaker:NetworkIsolation": "false"}
     assert decide(Request(who, "sagemaker:CreateProcessingJob", job, open_network)) != "Allow"
     assert decide(Request(who, "sagemaker:CreateTrainingJob", job.replace("processing", "training"), inside)) != (
@@ -289,3 +293,36 @@ def test_outputs_are_published_with_exports_and_parameters(each_stage: Synthesiz
         assert outputs[output_id]["Export"] == {"Name": f"smplat-{each_stage.name}-{output_id}"}
     parameters = {p["Properties"]["Name"] for p in each_stage.resources("monitoring", "AWS::SSM::Parameter").values()}
     assert parameters == {f"/smplat/{each_stage.name}/{name}" for name in expected.values()}
+
+
+def test_notebooks_may_neither_start_nor_stop_the_checks(stages: dict[str, SynthesizedStage]) -> None:
+    """A stopped check reports nothing and a replayed one reports an old window: either hides drift."""
+    stage = stages["dev"]
+    (notebook_role,) = list(stage.resources("notebooks", "AWS::IAM::Role"))
+    who = role_principal(Renderer(stage.templates), "notebooks", notebook_role)
+    pipelines = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline"
+    jobs = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-dev-sample")) == "Allow"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-dev-sample-monitor")) == "Deny"
+    assert decide(Request(who, "sagemaker:StopProcessingJob", f"{jobs}/smplat-dev-abc")) == "Allow"
+    assert decide(Request(who, "sagemaker:StopProcessingJob", f"{jobs}/smplat-dev-monitor-abc")) == "Deny"
+
+
+def test_traffic_without_a_reported_check_alarms(stages: dict[str, SynthesizedStage]) -> None:
+    """A failed, stopped or never-started check reports nothing, and missing data never alarms: this alarm
+    does, when the endpoint served requests two windows running and no check reported."""
+    alarms = stages["dev"].resources("endpoints", "AWS::CloudWatch::Alarm").values()
+    (alarm,) = [
+        a["Properties"] for a in alarms if a["Properties"]["AlarmName"] == "smplat-dev-sample-drift-check-missing"
+    ]
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["Threshold"]) == (2, 2, 1)
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    expression = next(m for m in metrics.values() if "Expression" in m)
+    assert expression["Expression"] == "IF((FILL(invocations0, 0)) > 0 AND FILL(records, 0) == 0, 1, 0)"
+    records = metrics["records"]["MetricStat"]
+    assert (records["Metric"]["Namespace"], records["Metric"]["MetricName"], records["Period"]) == (
+        "smplat/Monitoring",
+        "Records",
+        3600,
+    )
+    assert metrics["invocations0"]["MetricStat"]["Metric"]["MetricName"] == "Invocations"
