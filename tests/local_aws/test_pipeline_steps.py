@@ -14,7 +14,7 @@ import pytest
 from config import load_stage
 from constructs.pipeline_definition import build
 from constructs.pipeline_sdk import JobNames
-from constructs.source_bundle import sourcedir_tarball
+from constructs.source_bundle import REPOSITORY_ROOT, sourcedir_tarball
 from local_aws.deploy import client
 from local_aws.moto_server import ACCOUNT, LocalAws
 from local_aws.pipeline_steps import runners
@@ -44,6 +44,12 @@ DEPLOYED = {
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-serve:1": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/serve:1",
 }
 TRAINED_JOB = "smplat-dev-trained"
+BASELINE = f"s3://{ARTIFACTS}/pipelines/sample/baseline/{EXECUTION}"
+# model_code/monitor.py comes from the "monitor" work of issue 15 (merged separately).
+needs_monitor = pytest.mark.skipif(
+    not (REPOSITORY_ROOT / "model_code" / "monitor.py").is_file(),
+    reason="model_code/monitor.py (the baselining step's program) is not in this tree yet",
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +76,7 @@ def uploaded(aws: LocalAws, channels: Path, trained: TrainingResult, tmp_path_fa
     write_sample_dataset(raw)
     s3.upload_file(str(raw), DATA, "raw/sample/raw.csv")
     bundle = sourcedir_tarball("model_code")
-    for n in range(3):
+    for n in range(4):
         s3.put_object(Bucket=CODE, Key=f"placeholder-code-key{n}.tar.gz", Body=bundle)
     assert trained.model_artifact is not None
     s3.upload_file(str(trained.model_artifact), ARTIFACTS, f"pipelines/sample/models/{TRAINED_JOB}/output/model.tar.gz")
@@ -101,6 +107,7 @@ def resolved(step: dict[str, Any], execution: str = EXECUTION) -> dict[str, Any]
             f"Steps.Split.ProcessingOutputConfig.Outputs['{c}'].S3Output.S3Uri": f"s3://{DATA}/{c}/sample/{EXECUTION}"
             for c in CHANNELS
         },
+        "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri": BASELINE,
     }
     parameters = {"InputPrefix": "raw/sample/", "Threshold": 0.9, "SplitInstanceCount": 1}
 
@@ -146,6 +153,20 @@ def test_split_writes_the_channels_of_the_execution(aws: LocalAws, definition: d
         bucket, _, prefix = outputs[channel]["S3Output"]["S3Uri"].removeprefix("s3://").partition("/")
         assert prefix == f"{channel}/sample/local-split"
         assert client(aws, "s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] >= 1
+
+
+@needs_monitor
+def test_baseline_writes_model_monitors_files_of_the_train_channel(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    result = run(resolved(steps(definition)["Baseline"]))
+    uri = result.properties["ProcessingOutputConfig"]["Outputs"]["baseline"]["S3Output"]["S3Uri"]
+    assert uri == BASELINE
+    statistics, constraints = s3_json(aws, f"{uri}/statistics.json"), s3_json(aws, f"{uri}/constraints.json")
+    features = [f["name"] for f in constraints["features"]]
+    assert features == [f["name"] for f in statistics["features"]]
+    assert "label" not in features and len(features) >= 1
+    assert statistics["dataset"]["item_count"] > 0
 
 
 def test_evaluate_reports_the_trained_model_in_s3_and_as_property_file(
@@ -217,6 +238,9 @@ def test_register_creates_a_pending_package_with_the_evaluation(
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["S3Uri"] == f"s3://{ARTIFACTS}/pipelines/sample/evaluation/{EXECUTION}/evaluation.json"
+    quality = package["ModelMetrics"]["ModelDataQuality"]
+    assert quality["Statistics"]["S3Uri"] == f"{BASELINE}/statistics.json"
+    assert quality["Constraints"]["S3Uri"] == f"{BASELINE}/constraints.json"
     assert any("does not exist in the local AWS: creating it" in line for line in log)
 
 

@@ -57,6 +57,7 @@ def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: 
     assert [(s["Name"], s["Type"]) for s in dev["Steps"]] == [
         ("Split", "Processing"),
         ("Train", "Training"),
+        ("Baseline", "Processing"),
         ("Tune", "Tuning"),
         ("Evaluate", "Processing"),
         ("CheckQuality", "Condition"),
@@ -80,6 +81,59 @@ def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: 
         {"PropertyFileName": "Evaluation", "OutputName": "evaluation", "FilePath": "evaluation.json"}
     ]
     assert steps(dev)["Tune"]["DependsOn"] == ["Train"]  # a broken entry point fails once, not max_jobs times
+
+
+def test_every_pipeline_baselines_its_train_channel_and_publishes_the_baseline_with_the_package(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    baseline = steps(dev)["Baseline"]["Arguments"]
+    assert baseline["AppSpecification"]["ImageUri"] == (
+        f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+    )
+    entrypoint = baseline["AppSpecification"]["ContainerEntrypoint"]
+    assert "tar -xzf /opt/ml/processing/code/3/* -C /tmp/code" in entrypoint[2]
+    assert "exec python3 model_code/monitor.py" in entrypoint[2]
+    assert entrypoint[3:] == [
+        "sh",
+        "baseline",
+        "--input",
+        "/opt/ml/processing/train",
+        "--output",
+        "/opt/ml/processing/baseline",
+    ]
+    inputs = {i["InputName"]: i["S3Input"] for i in baseline["ProcessingInputs"]}
+    assert inputs["train"]["S3Uri"] == {"Get": "Steps.Split.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
+    assert inputs["train"]["LocalPath"] == "/opt/ml/processing/train"
+    # The same bundle as the python split's: model_code/ (one asset).
+    split_code = next(i for i in steps(dev)["Split"]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code1")
+    assert inputs["code3"]["S3Uri"] == split_code["S3Input"]["S3Uri"]
+    (output,) = baseline["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://artifactsbucket88671897/pipelines/sample",
+                "baseline",
+                {"Get": "Execution.PipelineExecutionId"},
+            ]
+        }
+    }
+    assert "DependsOn" not in steps(dev)["Baseline"]  # beside Train: it needs only the Split's train channel
+
+    def published(name: str) -> dict[str, Any]:
+        uri = {"Get": "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+        return {"ContentType": "application/json", "S3Uri": {"Std:Join": {"On": "/", "Values": [uri, name]}}}
+
+    quality = {"Statistics": published("statistics.json"), "Constraints": published("constraints.json")}
+    for name, found in {"dev": dev, **examples}.items():
+        register = steps(found)["Register-RegisterModel"]["Arguments"]
+        assert register["ModelMetrics"]["ModelDataQuality"] == quality, name
+        assert register["DriftCheckBaselines"] == {"ModelDataQuality": quality}, name
+        image = steps(found)["Baseline"]["Arguments"]["AppSpecification"]["ImageUri"]
+        assert image.endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3"), name  # the spark example's too
+    spark = steps(examples["sklearn"])["Baseline"]["Arguments"]["ProcessingInputs"]
+    bundle = next(i["S3Input"]["S3Uri"] for i in spark if i["InputName"] == "code3")
+    assert bundle.endswith(".gz")  # model_code/ packed, not the spark split's single script
 
 
 def test_parameters_default_to_the_stage_file(dev: dict[str, Any]) -> None:
@@ -145,7 +199,8 @@ def test_every_job_runs_isolated_in_the_platform_with_the_key(
             else:
                 continue
             checked += 1
-    assert checked == 29  # Split, Train, Tune, Evaluate, Publish of each pipeline (the marketplace one tunes not)
+    # Split, Train, Baseline, Tune, Evaluate, Publish of each pipeline (the marketplace one tunes not)
+    assert checked == 35
 
 
 def test_spot_training_waits_at_least_as_long_as_it_runs_and_checkpoints_per_execution(
@@ -356,6 +411,7 @@ def test_only_the_publish_step_runs_as_the_model_publisher(
     assert runs_as == {
         "Split": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Train": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Baseline": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Tune": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Evaluate": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Publish": publisher,
