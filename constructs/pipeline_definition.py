@@ -1,6 +1,6 @@
 """Builds a training pipeline's definition with the SageMaker Python SDK v2, offline, at synth: split ->
 train (and, beside it, a data-quality baseline of the train channel) -> tune -> evaluate -> condition ->
-publish -> register, or fail. CDK values enter as the placeholders of constructs/pipeline_sdk.py."""
+publish -> register (-> transform), or fail. CDK values enter as the placeholders of constructs/pipeline_sdk.py."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from constructs.pipeline_sdk import (
     subnets,
 )
 from constructs.pipeline_sdk import session as sdk_session
+from constructs.pipeline_transform import transform_steps
 from model_code.contract import (
     CHANNELS,
     CSV,
@@ -48,8 +49,8 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     (the baselining step's)."""
     quiet_sdk()
     from sagemaker import chainer, estimator, mxnet, pytorch, sklearn, tensorflow, xgboost
-    from sagemaker.inputs import TrainingInput
     from sagemaker.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.inputs import TrainingInput
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.network import NetworkConfig
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor
@@ -414,7 +415,22 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
             ],
         ),
     )
-    steps.append(ConditionStep("CheckQuality", conditions=[passes], if_steps=[publish, register], else_steps=[fail]))
+    passed: list[Any] = [publish, register]
+    if config.transform is not None:
+        # Last, with the model just registered: score the entry's transform prefix.
+        passed += transform_steps(
+            config.transform,
+            entry=config.name,
+            model_data=Join(on="/", values=[published, "model.tar.gz"]),
+            image_uri=image("serve"),
+            session=session,
+            jobs=jobs,
+            subnet_count=subnet_count,
+            retries=retries,
+            job_retries=job_retries,
+            depends_on=[register],
+        )
+    steps.append(ConditionStep("CheckQuality", conditions=[passes], if_steps=passed, else_steps=[fail]))
 
     pipeline = Pipeline(
         pipeline_name,

@@ -19,11 +19,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 import config.algorithms
 import config.pipelines
+import config.transform
 import config.tuning
 from config.algorithms import BuiltinAlgorithm, ContainerAlgorithm, ScriptAlgorithm
 from config.model_sources import ImageReference
 from config.pipelines import PipelineConfig
-from constructs import Construct, pipeline_definition, pipeline_sdk, pseudo
+from constructs import Construct, pipeline_definition, pipeline_sdk, pipeline_transform, pseudo
 from constructs.pipeline_definition import build
 from constructs.pipeline_roles import PipelineRoles
 from constructs.pipeline_sdk import JobNames, check_size, render
@@ -43,7 +44,16 @@ RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline n
 # What shapes a definition besides the entry's values: the cache key follows these files.
 BUILDER_SOURCES = tuple(
     Path(module.__file__)  # type: ignore[arg-type]
-    for module in (pipeline_definition, pipeline_sdk, contract, config.pipelines, config.algorithms, config.tuning)
+    for module in (
+        pipeline_definition,
+        pipeline_sdk,
+        pipeline_transform,
+        contract,
+        config.pipelines,
+        config.algorithms,
+        config.tuning,
+        config.transform,
+    )
 )
 
 
@@ -133,6 +143,7 @@ class TrainingPipeline(Construct):
             "Roles",
             entry=config.name,
             raw_prefix=config.raw_prefix,
+            transform_prefix=config.transform.input_prefix if config.transform else None,
             job_names=job_names,
             data_bucket=data_bucket,
             artifacts_bucket=artifacts_bucket,
@@ -197,7 +208,8 @@ class TrainingPipeline(Construct):
             "Pipeline",
             pipeline_name=pipeline_name,
             pipeline_display_name=pipeline_name,
-            pipeline_description=f"Split, train{', tune' if config.tuning else ''}, evaluate, register {config.name}",
+            pipeline_description=f"Split, train{', tune' if config.tuning else ''}, evaluate, register "
+            + f"{config.name}{', score ' + config.transform.input_prefix if config.transform else ''}",
             role_arn=roles.pipeline_role.role_arn,
             # A raw dict: the L1 passes PipelineDefinition through as written (PascalCase keys).
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(body, used)},

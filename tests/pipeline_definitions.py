@@ -14,6 +14,8 @@ OPERATIONS = {
     "Training": "CreateTrainingJob",
     "Tuning": "CreateHyperParameterTuningJob",
     "RegisterModel": "CreateModelPackage",
+    "Model": "CreateModel",
+    "Transform": "CreateTransformJob",
 }
 
 

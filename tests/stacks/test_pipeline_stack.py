@@ -63,7 +63,12 @@ def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: 
         ("CheckQuality", "Condition"),
     ]
     check = steps(dev)["CheckQuality"]["Arguments"]
-    assert [s["Name"] for s in check["IfSteps"]] == ["Publish", "Register-RegisterModel"]
+    assert [s["Name"] for s in check["IfSteps"]] == [
+        "Publish",
+        "Register-RegisterModel",
+        "Model-CreateModel",
+        "Transform",
+    ]
     assert [s["Name"] for s in check["ElseSteps"]] == ["QualityBarMissed"]
     assert check["Conditions"] == [
         {
@@ -115,7 +120,7 @@ def test_every_pipeline_baselines_its_train_channel_and_publishes_the_baseline_w
                 "s3://artifactsbucket88671897/pipelines/sample",
                 "baseline",
                 {"Get": "Execution.PipelineExecutionId"},
-            ]
+            ],
         }
     }
     assert "DependsOn" not in steps(dev)["Baseline"]  # beside Train: it needs only the Split's train channel
@@ -134,6 +139,63 @@ def test_every_pipeline_baselines_its_train_channel_and_publishes_the_baseline_w
     spark = steps(examples["sklearn"])["Baseline"]["Arguments"]["ProcessingInputs"]
     bundle = next(i["S3Input"]["S3Uri"] for i in spark if i["InputName"] == "code3")
     assert bundle.endswith(".gz")  # model_code/ packed, not the spark split's single script
+
+
+def test_dev_sample_ends_scoring_raw_score_with_the_registered_model_inside_the_platform(
+    dev: dict[str, Any], stages: dict[str, SynthesizedStage]
+) -> None:
+    renderer = Renderer(stages["dev"].templates)
+    job_role = next(i for i in stages["dev"].resources("pipelines", "AWS::IAM::Role") if "RolesJobRole" in i)
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    model_step = steps(dev)["Model-CreateModel"]
+    assert model_step["Type"] == "Model"
+    assert model_step["DependsOn"] == ["Register-RegisterModel"]  # after Register, in the quality bar's branch
+    register = steps(dev)["Register-RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]
+    model = model_step["Arguments"]
+    assert model == {
+        "ModelName": "smplat-dev",  # a prefix: SageMaker Pipelines appends a suffix
+        "ExecutionRoleArn": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        # What was registered: the published model, served by the package's image.
+        "PrimaryContainer": {"Image": register["Image"], "Environment": {}, "ModelDataUrl": register["ModelDataUrl"]},
+        "VpcConfig": {
+            "Subnets": [
+                "subnet-networkvpcprivatesubnet1subnet6dd86ae6",
+                "subnet-networkvpcprivatesubnet2subnet1bdbe877",
+            ],
+            "SecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        },
+        "EnableNetworkIsolation": True,
+    }
+    transform = steps(dev)["Transform"]["Arguments"]
+    assert transform == {
+        "TransformJobName": "smplat-dev",
+        "ModelName": {"Get": "Steps.Model-CreateModel.ModelName"},
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://datachannelsstoragebucketdfa7e37b/raw/score/"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [
+                        "s3://artifactsbucket88671897/pipelines/sample/transform",
+                        {"Get": "Execution.PipelineExecutionId"},
+                    ],
+                }
+            },
+            "KmsKeyId": key,
+            "AssembleWith": "Line",
+            "Accept": "text/csv",
+        },
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeKmsKeyId": key},
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 6,
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"},
+    }
 
 
 def test_parameters_default_to_the_stage_file(dev: dict[str, Any]) -> None:
@@ -373,6 +435,41 @@ def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
     assert decide(Request(who, "sagemaker:CreateModelPackage", foreign, pending)) != "Allow"
 
 
+def test_pipeline_role_creates_only_isolated_platform_models_and_transform_jobs_of_them_with_the_key(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["dev"]
+    renderer = Renderer(stage.templates)
+    pipeline_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if "RolesPipelineRole" in i)
+    who = role_principal(renderer, "pipelines", pipeline_role)
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/smplat-dev-abc123"
+    isolated = {
+        "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
+        "sagemaker:VpcSecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "sagemaker:NetworkIsolation": "true",
+    }
+    assert decide(Request(who, "sagemaker:CreateModel", model, isolated)) == "Allow"
+    assert decide(
+        Request(who, "sagemaker:CreateModel", model, {**isolated, "sagemaker:NetworkIsolation": "false"})
+    ) != ("Allow")
+    no_vpc = {"sagemaker:NetworkIsolation": "true"}  # a model outside the VPC
+    assert decide(Request(who, "sagemaker:CreateModel", model, no_vpc)) != "Allow"
+    other_model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/other-team-abc"
+    assert decide(Request(who, "sagemaker:CreateModel", other_model, isolated)) != "Allow"
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/smplat-dev-abc123"
+    keyed = {"sagemaker:VolumeKmsKey": key, "sagemaker:OutputKmsKey": key, "sagemaker:ModelArn": model}
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, keyed)) == "Allow"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, {**keyed, "sagemaker:ModelArn": other_model})) != (
+        "Allow"
+    )
+    unkeyed = {k: v for k, v in keyed.items() if k != "sagemaker:OutputKmsKey"}
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, unkeyed)) != "Allow"
+    other_job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/other-team-abc"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", other_job, keyed)) != "Allow"
+    assert decide(Request(who, "sagemaker:DescribeTransformJob", job)) == "Allow"
+
+
 def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict[str, SynthesizedStage]) -> None:
     stage = stages["dev"]
     renderer = Renderer(stage.templates)
@@ -386,6 +483,12 @@ def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict
     assert decide(Request(who, "s3:PutObject", f"{data}/train/sample/exec-1/train.csv")) == "Allow"
     assert decide(Request(who, "s3:PutObject", f"{data}/train/other/x.csv")) != "Allow"
     assert decide(Request(who, "s3:PutObject", f"{data}/raw/sample/x.csv")) != "Allow"
+    # The transform step: its input prefix, and the entry's published models, which its model serves.
+    assert decide(Request(who, "s3:GetObject", f"{data}/raw/score/rows.csv")) == "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{data}/raw/score/rows.csv")) != "Allow"
+    published = "arn:aws:s3:::artifactsbucket88671897/models"
+    assert decide(Request(who, "s3:GetObject", f"{published}/sample/exec-1/model.tar.gz")) == "Allow"
+    assert decide(Request(who, "s3:GetObject", f"{published}/other/exec-1/model.tar.gz")) != "Allow"
     assert (
         decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/models/sample/model.tar.gz"))
         != "Allow"
