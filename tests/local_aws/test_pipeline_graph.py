@@ -72,6 +72,14 @@ def contract_runner(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] |
         elif step["Type"] == "Tuning":
             summaries = [{"TrainingJobName": f"{name}-best"}, {"TrainingJobName": f"{name}-worse"}]
             properties = {"HyperParameterTuningJobName": name, "TrainingJobSummaries": summaries}
+        elif step["Type"] == "Model":
+            properties = {"ModelName": f"{name}-model", "ModelArn": f"arn:aws:sagemaker:xx:0:model/{name}-model"}
+        elif step["Type"] == "Transform":
+            properties = {
+                "TransformJobName": f"{name}-job",
+                "ModelName": arguments["ModelName"],
+                "TransformOutput": arguments["TransformOutput"],
+            }
         else:
             properties = {"ModelPackageArn": f"arn:aws:sagemaker:xx:0:model-package/{name}/1"}
         declared = [p["PropertyFileName"] for p in step.get("PropertyFiles", [])]
@@ -88,7 +96,7 @@ def contract_runner(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] |
 
 def runners_for(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] | None = None) -> dict[str, StepRunner]:
     runner = contract_runner(calls, sleep, files)
-    return {kind: runner for kind in ("Processing", "Training", "Tuning", "RegisterModel")}
+    return {kind: runner for kind in ("Processing", "Training", "Tuning", "RegisterModel", "Model", "Transform")}
 
 
 def run(
@@ -574,14 +582,21 @@ def test_the_dev_definition_validates(dev_definition: dict[str, Any]) -> None:
     assert list(graph.steps) == [
         "Split",
         "Train",
+        "Baseline",
         "Tune",
         "Evaluate",
         "CheckQuality",
         "Publish",
         "Register-RegisterModel",
+        "Model-CreateModel",
+        "Transform",
         "QualityBarMissed",
     ]
     assert {e.needs for e in graph.needs["Evaluate"]} == {"Tune", "Split"}
+    assert {e.needs for e in graph.needs["Baseline"]} == {"Split"}  # beside Train
+    assert {e.needs for e in graph.needs["Register-RegisterModel"]} == {"Publish", "Baseline", "CheckQuality"}
+    assert {e.needs for e in graph.needs["Model-CreateModel"]} == {"Register-RegisterModel", "CheckQuality"}
+    assert {e.needs for e in graph.needs["Transform"]} == {"Model-CreateModel", "CheckQuality"}
 
 
 @pytest.mark.parametrize(("auc", "status"), [(0.95, "Succeeded"), (0.5, "Failed")])
@@ -599,13 +614,17 @@ def test_the_dev_definition_runs_against_contract_shaped_results(
         in execution.step("Evaluate").produced
     )
     ran = [name for name, *_ in calls]
-    assert ran[:4] == ["Split", "Train", "Tune", "Evaluate"]
+    # Baseline runs beside Train, Tune and Evaluate: only its place after Split is fixed.
+    assert [n for n in ran[:5] if n != "Baseline"] == ["Split", "Train", "Tune", "Evaluate"]
+    assert set(ran[:5]) == {"Split", "Train", "Baseline", "Tune", "Evaluate"} and ran.index("Baseline") > 0
     if status == "Succeeded":
-        assert ran[4:] == ["Publish", "Register-RegisterModel"]
+        assert ran[5:] == ["Publish", "Register-RegisterModel", "Model-CreateModel", "Transform"]
+        assert '"ModelName": "Model-CreateModel-model"' in execution.step("Transform").produced
         assert execution.step("QualityBarMissed").status == "Skipped"
     else:
         assert execution.failure_message == (
             "step QualityBarMissed failed: auc on the test channel is 0.5 ; the model is registered only when it is "
             "at least 0.9"
         )
-        assert {execution.step(n).status for n in ("Publish", "Register-RegisterModel")} == {"Skipped"}
+        skipped = ("Publish", "Register-RegisterModel", "Model-CreateModel", "Transform")
+        assert {execution.step(n).status for n in skipped} == {"Skipped"}
