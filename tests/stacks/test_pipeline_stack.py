@@ -4,6 +4,7 @@ roles, triggers and outputs."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -369,6 +370,31 @@ def test_step_arguments_are_valid_requests_of_their_sagemaker_operations(
     assert (
         sum(1 for found in (dev, *examples.values()) for s in steps(found).values() if s["Type"] != "Condition") >= 30
     )
+
+
+def test_the_enum_check_catches_what_botocore_lets_through(dev: dict[str, Any]) -> None:
+    broken = copy.deepcopy(dev)
+    transform = steps(broken)["Transform"]["Arguments"]
+    transform["TransformInput"]["SplitType"] = "Lines"
+    transform["BatchStrategy"] = "Batched"
+    assert invalid_steps(broken) == {
+        "Transform": ".BatchStrategy: 'Batched' is not one of ['MultiRecord', 'SingleRecord']\n"
+        ".TransformInput.SplitType: 'Lines' is not one of ['None', 'Line', 'RecordIO', 'TFRecord']"
+    }
+
+
+def test_a_transform_filters_records_and_joins_predictions_to_them(examples: dict[str, dict[str, Any]]) -> None:
+    transform = steps(examples["builtin-xgboost"])["Transform"]["Arguments"]
+    assert transform["DataProcessing"] == {"InputFilter": "$[1:]", "OutputFilter": "$[0,-1]", "JoinSource": "Input"}
+    assert (transform["MaxPayloadInMB"], transform["MaxConcurrentTransforms"]) == (10, 4)
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://datachannelsstoragebucketdfa7e37b/raw/builtin-xgboost-holdout/"
+    )
+    # Built-in XGBoost serves with its own inference image, as registered.
+    model = steps(examples["builtin-xgboost"])["Model-CreateModel"]["Arguments"]["PrimaryContainer"]
+    register = steps(examples["builtin-xgboost"])["Register-RegisterModel"]["Arguments"]
+    assert model["Image"] == register["InferenceSpecification"]["Containers"][0]["Image"]
+    assert [name for name, found in examples.items() if "Transform" in steps(found)] == ["builtin-xgboost"]
 
 
 def test_metric_definitions_parse_the_real_training_output(dev: dict[str, Any], trained: TrainingResult) -> None:
