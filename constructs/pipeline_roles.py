@@ -228,11 +228,7 @@ class PipelineRoles(Construct):
                     actions=["s3:GetObject"],
                     resources=[artifacts_bucket.arn_for_objects(f"{own}evaluation/*")],
                 ),
-                *(
-                    self._transform_statements(stack, job_names, subnets, security_group, key)
-                    if transform_prefix
-                    else []
-                ),
+                *(transform_job_statements(stack, job_names, subnets, security_group, key) if transform_prefix else []),
                 iam.PolicyStatement(
                     sid="DecryptThroughS3",
                     actions=["kms:Decrypt"],
@@ -255,51 +251,6 @@ class PipelineRoles(Construct):
                 else ""
             ),
         )
-
-    @staticmethod
-    def _transform_statements(
-        stack: Stack,
-        job_names: JobNames,
-        subnets: Sequence[ec2.ISubnet],
-        security_group: ec2.ISecurityGroup,
-        key: kms.IKey,
-    ) -> list[iam.PolicyStatement]:
-        """CreateModel (condition keys: NetworkIsolation, VpcSubnets, VpcSecurityGroupIds) and
-        CreateTransformJob (ModelArn, OutputKmsKey, VolumeKmsKey), as the service authorization reference
-        lists them, each under the stage's job names."""
-        model, transform = (
-            stack.format_arn(service="sagemaker", resource=kind, resource_name=job_names.pattern(kind))
-            for kind in ("model", "transform-job")
-        )
-        inside = platform_job_conditions(subnets, security_group, key)
-        return [
-            iam.PolicyStatement(
-                sid="CreateIsolatedModelsInThePlatform",
-                actions=["sagemaker:CreateModel"],
-                resources=[model],
-                conditions={
-                    "ForAllValues:StringEquals": inside["ForAllValues:StringEquals"],
-                    "Null": inside["Null"],
-                    "Bool": {"sagemaker:NetworkIsolation": "true"},
-                },
-            ),
-            iam.PolicyStatement(
-                sid="CreateTransformJobsOfStageModelsWithTheKey",
-                actions=["sagemaker:CreateTransformJob"],
-                resources=[transform],
-                conditions={"ArnEquals": inside["ArnEquals"], "ArnLike": {"sagemaker:ModelArn": model}},
-            ),
-            iam.PolicyStatement(
-                sid="FollowStageModelsAndTransformJobs",
-                actions=[
-                    "sagemaker:DescribeModel",
-                    "sagemaker:DescribeTransformJob",
-                    "sagemaker:StopTransformJob",
-                    "sagemaker:AddTags",
-                ],
-                resources=[model, transform],
-            ),
-        ]
 
 
 class PublisherJobAccess(Construct):
@@ -342,3 +293,48 @@ class PublisherJobAccess(Construct):
             "log streams are named after the publish jobs at run time (only the stage's jobs, in the processing "
             "jobs' log group); " + VPC_ATTACHMENT_WILDCARDS,
         )
+
+
+def transform_job_statements(
+    stack: Stack,
+    job_names: JobNames,
+    subnets: Sequence[ec2.ISubnet],
+    security_group: ec2.ISecurityGroup,
+    key: kms.IKey,
+) -> list[iam.PolicyStatement]:
+    """CreateModel (condition keys: NetworkIsolation, VpcSubnets, VpcSecurityGroupIds) and
+    CreateTransformJob (ModelArn, OutputKmsKey, VolumeKmsKey), as the service authorization reference
+    lists them, each under the stage's job names."""
+    model, transform = (
+        stack.format_arn(service="sagemaker", resource=kind, resource_name=job_names.pattern(kind))
+        for kind in ("model", "transform-job")
+    )
+    inside = platform_job_conditions(subnets, security_group, key)
+    return [
+        iam.PolicyStatement(
+            sid="CreateIsolatedModelsInThePlatform",
+            actions=["sagemaker:CreateModel"],
+            resources=[model],
+            conditions={
+                "ForAllValues:StringEquals": inside["ForAllValues:StringEquals"],
+                "Null": inside["Null"],
+                "Bool": {"sagemaker:NetworkIsolation": "true"},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="CreateTransformJobsOfStageModelsWithTheKey",
+            actions=["sagemaker:CreateTransformJob"],
+            resources=[transform],
+            conditions={"ArnEquals": inside["ArnEquals"], "ArnLike": {"sagemaker:ModelArn": model}},
+        ),
+        iam.PolicyStatement(
+            sid="FollowStageModelsAndTransformJobs",
+            actions=[
+                "sagemaker:DescribeModel",
+                "sagemaker:DescribeTransformJob",
+                "sagemaker:StopTransformJob",
+                "sagemaker:AddTags",
+            ],
+            resources=[model, transform],
+        ),
+    ]

@@ -5,12 +5,26 @@ them. CDK values enter as the placeholders of constructs/pipeline_sdk.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from config.scoring import ScoringConfig
 from config.transform import TransformConfig
-from constructs.pipeline_sdk import ARTIFACTS_BUCKET, DATA_BUCKET, JOB_ROLE, KEY, SECURITY_GROUP, JobNames, subnets
+from constructs.pipeline_sdk import (
+    ARTIFACTS_BUCKET,
+    DATA_BUCKET,
+    JOB_ROLE,
+    KEY,
+    SECURITY_GROUP,
+    JobNames,
+    finish,
+    quiet_sdk,
+    subnets,
+)
+from constructs.pipeline_sdk import session as sdk_session
 
 MODEL_STEP, TRANSFORM_STEP = "Model", "Transform"
+PACKAGE_IMAGE = "placeholder-package-image"  # never in a definition: the Model step names the package
 
 
 def transform_steps(
@@ -36,9 +50,7 @@ def transform_steps(
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.steps import TransformStep
 
-    model = Model(
-        image_uri=image_uri,
-        model_data=model_data,
+    where = dict(
         role=JOB_ROLE,
         # The model's containers run in the platform's subnets, with no network access of their own.
         vpc_config={"Subnets": subnets(subnet_count), "SecurityGroupIds": [SECURITY_GROUP]},
@@ -46,6 +58,7 @@ def transform_steps(
         name=jobs.prefix,  # a prefix: SageMaker Pipelines appends a suffix per execution
         sagemaker_session=session,
     )
+    model = Model(image_uri=image_uri, model_data=model_data, **where)
     create = ModelStep(
         MODEL_STEP,
         step_args=model.create(instance_type=transform.instance_type),
@@ -87,3 +100,62 @@ def transform_steps(
         retry_policies=job_retries,
     )
     return [create, score]
+
+
+def build_scoring(config: ScoringConfig, *, pipeline_name: str, jobs: JobNames, subnet_count: int) -> dict[str, Any]:
+    """The definition (a dict, with placeholders) of a scoring pipeline: parameter `ModelPackageArn` (a
+    version of the stage's registry), a Model step from that package, a Transform step (`config.transform`)."""
+    quiet_sdk()
+    from sagemaker.workflow.parameters import ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
+    from sagemaker.workflow.retry import (
+        SageMakerJobExceptionTypeEnum,
+        SageMakerJobStepRetryPolicy,
+        StepExceptionTypeEnum,
+        StepRetryPolicy,
+    )
+
+    session = sdk_session()
+    package = ParameterString("ModelPackageArn")  # no default: the runbook passes the latest approved one
+    retries: list[Any] = [
+        StepRetryPolicy(
+            [StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
+            max_attempts=5,
+            backoff_rate=2.0,
+            interval_seconds=5,
+        )
+    ]
+    job_retries = [
+        *retries,
+        SageMakerJobStepRetryPolicy(
+            [SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
+            max_attempts=3,
+            backoff_rate=2.0,
+            interval_seconds=60,
+        ),
+    ]
+    steps = transform_steps(
+        config.transform,
+        entry=config.name,
+        model_data=None,
+        image_uri=PACKAGE_IMAGE,  # replaced by the package below: the SDK's ModelPackage takes no parameter
+        session=session,
+        jobs=jobs,
+        subnet_count=subnet_count,
+        retries=retries,
+        job_retries=job_retries,
+    )
+    pipeline = Pipeline(
+        pipeline_name,
+        parameters=[package],
+        steps=steps,
+        sagemaker_session=session,
+        pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True),
+    )
+    definition: dict[str, Any] = json.loads(pipeline.definition())
+    finish(definition, marketplace_algorithm=None)
+    (model,) = [step for step in definition["Steps"] if step["Type"] == "Model"]
+    # The package brings its image and model data (CreateModel with ModelPackageName).
+    model["Arguments"]["PrimaryContainer"] = {"ModelPackageName": {"Get": f"Parameters.{package.name}"}}
+    return definition

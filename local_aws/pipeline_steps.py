@@ -327,13 +327,22 @@ class _Steps:
     # Model ----------------------------------------------------------------------------------------
 
     def model(self, step: dict[str, Any], context: StepContext) -> StepResult:
-        """CreateModel in the local AWS, after SageMaker's own check that the model data exists."""
+        """CreateModel in the local AWS (from a package: its container), after SageMaker's own check that the
+        model data exists."""
         args = dict(step["Arguments"])
         if "Containers" in args or "PrimaryContainer" not in args:
             raise NotRunLocally("needs a model of several containers (an inference pipeline)")
         container = args["PrimaryContainer"]
         if container.get("ModelPackageName"):
-            raise NotRunLocally(f"needs model package {container['ModelPackageName']}")
+            # What SageMaker does with a package: its inference container's image and model data.
+            package = self.sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+            if "InferenceSpecification" not in package:
+                raise NotRunLocally(f"needs model package {container['ModelPackageName']} (an algorithm's)")
+            (source, *more) = package["InferenceSpecification"]["Containers"]
+            if more:
+                raise NotRunLocally(f"needs model package {container['ModelPackageName']} (several containers)")
+            container = {k: source[k] for k in ("Image", "ModelDataUrl", "Environment") if k in source}
+            args["PrimaryContainer"] = container
         data = container.get("ModelDataUrl")
         if data:
             bucket, key = _split(data)

@@ -271,6 +271,20 @@ def test_model_creates_the_published_model_in_the_local_aws(
     assert described["ExecutionRoleArn"] == step_arguments["ExecutionRoleArn"]  # moto keeps no isolation flag
 
 
+def test_a_scoring_pipelines_model_is_created_from_its_package(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    register = resolved(steps(definition)["Register-RegisterModel"])
+    package = run(register).properties["ModelPackageArn"]
+    step = resolved(steps(definition)["Model-CreateModel"])
+    step["Arguments"]["PrimaryContainer"] = {"ModelPackageName": package}  # as the scoring definition has it
+    name = run(step).properties["ModelName"]
+    described = client(aws, "sagemaker").describe_model(ModelName=name)
+    registered = register["Arguments"]["InferenceSpecification"]["Containers"][0]
+    assert described["PrimaryContainer"]["ModelDataUrl"] == registered["ModelDataUrl"] == PUBLISHED
+    assert described["PrimaryContainer"]["Image"] == registered["Image"]
+
+
 def test_a_model_without_its_data_is_refused_as_sagemaker_does(definition: dict[str, Any], run: Any) -> None:
     step = resolved(steps(definition)["Model-CreateModel"], execution="local-unpublished")
     missing = f"s3://{ARTIFACTS}/models/sample/local-unpublished/model.tar.gz"

@@ -601,7 +601,7 @@ def test_new_raw_data_starts_the_pipeline_without_replacing_the_bucket(stages: d
         r["Properties"].get("ScheduleExpression")
         for r in stages["examples"].resources("pipelines", "AWS::Events::Rule").values()
     ]
-    assert schedules == ["cron(0 3 ? * MON *)"]
+    assert schedules == ["cron(0 3 ? * MON *)", "cron(0 2 * * ? *)"]  # sklearn's, and the nightly scoring's
 
 
 def test_images_resolve_per_region_at_deploy_time(stages: dict[str, SynthesizedStage]) -> None:
@@ -628,4 +628,135 @@ def test_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
         "/smplat/dev/pipeline-sample-arn",
         "/smplat/dev/pipeline-sample-job-role-arn",
         "/smplat/dev/pipeline-sample-role-arn",
+    }
+
+
+# Scoring pipelines (the examples stage's `nightly`) -------------------------------------------------------------------
+
+
+def test_a_scoring_pipeline_scores_its_prefix_with_the_package_it_is_started_with(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    nightly = definition(stage, "nightly")
+    assert nightly["Parameters"] == [{"Name": "ModelPackageArn", "Type": "String"}]  # no default: the runbook's
+    assert [(s["Name"], s["Type"]) for s in nightly["Steps"]] == [
+        ("Model-CreateModel", "Model"),
+        ("Transform", "Transform"),
+    ]
+    job_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if i.startswith("ScoringNightlyJobRole"))
+    model = steps(nightly)["Model-CreateModel"]["Arguments"]
+    assert model["PrimaryContainer"] == {"ModelPackageName": {"Get": "Parameters.ModelPackageArn"}}
+    assert model["ExecutionRoleArn"] == renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines")
+    assert model["EnableNetworkIsolation"] is True and model["VpcConfig"]["Subnets"]
+    transform = steps(nightly)["Transform"]["Arguments"]
+    source = transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source == "s3://datachannelsstoragebucketdfa7e37b/raw/nightly/"
+    assert transform["TransformOutput"]["S3OutputPath"]["Std:Join"]["Values"] == [
+        "s3://artifactsbucket88671897/pipelines/nightly/transform",
+        {"Get": "Execution.PipelineExecutionId"},
+    ]
+    key = transform["TransformResources"]["VolumeKmsKeyId"]
+    assert key == transform["TransformOutput"]["KmsKeyId"] and key.endswith(":key/PlatformKey1C4A1A63")
+    assert invalid_steps(nightly) == {}
+
+
+def test_a_schedule_starts_a_runbook_that_starts_scoring_with_the_latest_approved_package(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    (rule,) = [
+        r
+        for r in stage.resources("pipelines", "AWS::Events::Rule").values()
+        if r["Properties"]["Name"] == "smplat-examples-nightly-schedule"
+    ]
+    properties = renderer.render(rule["Properties"], "pipelines")
+    assert properties["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    (target,) = properties["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 14400}
+    assert target["DeadLetterConfig"]["Arn"].endswith(":smplat-examples-nightly-dead-letters")
+    assert ":automation-definition/" in target["Arn"] and target["Arn"].endswith(":$DEFAULT")
+    (runbook,) = stage.resources("pipelines", "AWS::SSM::Document").values()
+    content = runbook["Properties"]["Content"]
+    assert [s["name"] for s in content["mainSteps"]] == [
+        "ReadLatestApproved",
+        "RefuseUnapprovedPackage",
+        "StartScoring",
+    ]
+    read, refuse, start = content["mainSteps"]
+    assert read["inputs"] == {
+        "Service": "ssm",
+        "Api": "GetParameter",
+        "Name": "/smplat/examples/latest-approved-model-package",
+    }
+    assert refuse["inputs"]["DesiredValues"] == ["Approved"]
+    assert start["inputs"] == {
+        "Service": "sagemaker",
+        "Api": "StartPipelineExecution",
+        "PipelineName": "smplat-examples-nightly",
+        "PipelineParameters": [{"Name": "ModelPackageArn", "Value": "{{ ReadLatestApproved.ModelPackageArn }}"}],
+    }
+    # The runbook's role starts that pipeline only; the trigger role trusts only the schedule rule.
+    roles = stage.resources("pipelines", "AWS::IAM::Role")
+    runbook_role = next(i for i in roles if i.startswith("ScoringNightlyRunbookRole"))
+    who = role_principal(renderer, "pipelines", runbook_role)
+    pipelines = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-examples-nightly")) == "Allow"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-examples-sklearn")) != "Allow"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/smplat/examples/latest-approved-model-package"
+    assert decide(Request(who, "ssm:GetParameter", parameter)) == "Allow"
+    trigger = next(r for i, r in roles.items() if i.startswith("ScoringNightlyTriggerRole"))
+    (trust,) = renderer.render(trigger["Properties"]["AssumeRolePolicyDocument"], "pipelines")["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:SourceArn"] == (
+        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/smplat-examples-nightly-schedule"
+    )
+
+
+def test_scoring_roles_read_the_prefix_and_models_write_their_output_and_create_only_platform_jobs(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    roles = stage.resources("pipelines", "AWS::IAM::Role")
+    job = role_principal(renderer, "pipelines", next(i for i in roles if i.startswith("ScoringNightlyJobRole")))
+    data, artifacts = "arn:aws:s3:::datachannelsstoragebucketdfa7e37b", "arn:aws:s3:::artifactsbucket88671897"
+    assert decide(Request(job, "s3:GetObject", f"{data}/raw/nightly/rows.csv")) == "Allow"
+    assert decide(Request(job, "s3:GetObject", f"{data}/raw/sample/rows.csv")) != "Allow"
+    assert decide(Request(job, "s3:GetObject", f"{artifacts}/models/builtin-xgboost/e-1/model.tar.gz")) == "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/pipelines/nightly/transform/e-1/rows.csv.out")) == "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/pipelines/sklearn/models/x")) != "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/models/builtin-xgboost/x")) != "Allow"
+    who = role_principal(renderer, "pipelines", next(i for i in roles if i.startswith("ScoringNightlyPipelineRole")))
+    model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/smplat-examples-abc"
+    isolated = {
+        "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
+        "sagemaker:VpcSecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "sagemaker:NetworkIsolation": "true",
+    }
+    assert decide(Request(who, "sagemaker:CreateModel", model, isolated)) == "Allow"
+    assert decide(Request(who, "sagemaker:CreateModel", model, {"sagemaker:NetworkIsolation": "true"})) != "Allow"
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    keyed = {"sagemaker:VolumeKmsKey": key, "sagemaker:OutputKmsKey": key, "sagemaker:ModelArn": model}
+    transform = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/smplat-examples-abc"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", transform, keyed)) == "Allow"
+    assert decide(
+        Request(who, "sagemaker:CreateTransformJob", transform, {**keyed, "sagemaker:OutputKmsKey": "x"})
+    ) != ("Allow")
+
+
+def test_scoring_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
+    outputs = stages["examples"].templates["pipelines"]["Outputs"]
+    scoring = {k: v["Export"]["Name"] for k, v in outputs.items() if k.startswith("Scoring")}
+    assert scoring == {
+        f"ScoringNightly{suffix}": f"smplat-examples-ScoringNightly{suffix}"
+        for suffix in ("Name", "Arn", "JobRoleArn", "RoleArn", "OutputUri")
+    }
+    parameters = {
+        r["Properties"]["Name"] for r in stages["examples"].resources("pipelines", "AWS::SSM::Parameter").values()
+    }
+    assert {p for p in parameters if "scoring" in p} == {
+        f"/smplat/examples/scoring-nightly-{suffix}"
+        for suffix in ("name", "arn", "job-role-arn", "role-arn", "output-uri")
     }
