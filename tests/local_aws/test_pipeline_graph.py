@@ -14,6 +14,7 @@ import pytest
 from config import load_stage
 from constructs.pipeline_definition import build
 from constructs.pipeline_sdk import JobNames
+from constructs.pipeline_transform import build_scoring
 from local_aws.pipeline_graph import (
     DefinitionError,
     Execution,
@@ -628,3 +629,26 @@ def test_the_dev_definition_runs_against_contract_shaped_results(
         )
         skipped = ("Publish", "Register-RegisterModel", "Model-CreateModel", "Transform")
         assert {execution.step(n).status for n in skipped} == {"Skipped"}
+
+
+# A scoring definition (the examples stage's nightly) --------------------------------------------------------------
+
+
+def test_a_scoring_definition_validates_and_runs_with_the_package_it_is_given(tmp_path: Path) -> None:
+    (nightly,) = load_stage("examples").scoring
+    built = build_scoring(
+        nightly, pipeline_name="smplat-examples-nightly", jobs=JobNames("smplat-examples"), subnet_count=2
+    )
+    loaded = load_definition(json.dumps(built))
+    graph = validate(loaded)
+    assert {e.needs for e in graph.needs["Transform"]} == {"Model-CreateModel"}
+    with pytest.raises(
+        DefinitionError, match=r"^parameter ModelPackageArn: has no default value; give one \(String\)$"
+    ):
+        parameters(loaded, {})
+    calls: Calls = []
+    package = "arn:aws:sagemaker:xx:0:model-package/smplat-examples/3"
+    execution = run(built, tmp_path, runners_for(calls), overrides={"ModelPackageArn": package})
+    assert execution.status == "Succeeded", execution.table()
+    assert [name for name, *_ in calls] == ["Model-CreateModel", "Transform"]
+    assert f'"ModelPackageName": "{package}"' in execution.step("Model-CreateModel").produced
