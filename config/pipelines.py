@@ -1,5 +1,6 @@
-"""The `pipelines` section: SageMaker Pipelines (split -> train -> tune -> evaluate -> register), one per
-entry, with their algorithm source, resources, tuning, evaluation and triggers, and their rules."""
+"""The `pipelines` section: SageMaker Pipelines (split -> train -> tune -> evaluate -> register -> transform),
+one per entry, with their algorithm source, resources, tuning, evaluation, transform and triggers, and their
+rules."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from config.algorithms import (
     image_problems,
 )
 from config.model_sources import ImageReference
+from config.transform import TransformConfig, prefix_problems
 from config.tuning import RangeConfig, TuningConfig
 from config.types import Problem, ShortName, StageFacts, StrictModel
 from model_code.contract import EVALUATION_METRICS_BY_NAME, HYPERPARAMETERS, METRICS, RAW_PREFIX, Hyperparameter
@@ -155,6 +157,10 @@ class PipelineConfig(StrictModel):
         default=("ml.m5.large",), min_length=1, description="Instance types the registered model may serve on."
     )
     triggers: TriggersConfig = Field(default_factory=TriggersConfig, description="Schedule and new-data start.")
+    transform: TransformConfig | None = Field(
+        default=None,
+        description="Optional last step: a batch transform of `transform.input_prefix` with the registered model.",
+    )
 
     @property
     def evaluation_image(self) -> tuple[str, str, str | None]:
@@ -211,15 +217,13 @@ class PipelineConfig(StrictModel):
                 "serving_image",
                 "a Marketplace algorithm's model serves with the seller's image; remove serving_image",
             )
-        prefix = self.input_prefix
-        if prefix is not None and (
-            not re.fullmatch(rf"{RAW_PREFIX}/([A-Za-z0-9!_.'()-]+/)+", prefix)
-            or "/../" in f"/{prefix}"
-            or "/./" in prefix
-        ):
+        if self.input_prefix is not None:
+            yield from prefix_problems("input_prefix", self.input_prefix, f"{RAW_PREFIX}/{self.name}/")
+        if isinstance(self.algorithm, MarketplaceAlgorithm) and self.transform is not None:
             yield (
-                "input_prefix",
-                f"{prefix!r} must be a folder under {RAW_PREFIX}/ ending in /, e.g. {RAW_PREFIX}/{self.name}/",
+                "transform",
+                "a Marketplace algorithm's model runs only from its model package, in the seller's container; "
+                "remove transform",
             )
         algorithm, resources = self.algorithm, self.resources
         single = isinstance(algorithm, ScriptAlgorithm) and algorithm.framework in SINGLE_INSTANCE_FRAMEWORKS

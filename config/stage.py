@@ -12,6 +12,7 @@ from config.labeling import LabelingConfig
 from config.network import NetworkConfig
 from config.notebooks import NotebookConfig
 from config.pipelines import PipelineConfig
+from config.scoring import ScoringConfig
 from config.types import Account, Problem, ProjectName, Region, StrictModel, TagKey, TagValue, refuse, repeated
 
 
@@ -49,6 +50,10 @@ class StageConfig(StrictModel):
     )
     pipelines: tuple[PipelineConfig, ...] = Field(
         default=(), description="Training pipelines, one per entry (see `pipelines[]` below)."
+    )
+    scoring: tuple[ScoringConfig, ...] = Field(
+        default=(),
+        description="Scheduled scoring pipelines with the latest approved model, one per entry (see `scoring[]`).",
     )
     labeling: LabelingConfig | None = Field(
         default=None, description="Ground Truth labeling: the private workforce and its work teams (optional)."
@@ -99,6 +104,20 @@ class StageConfig(StrictModel):
             problems.append(("", "the key 'Stage' is reserved: the platform tags every resource with its stage name"))
         refuse(problems)
         return tags
+
+    @field_validator("scoring")
+    @classmethod
+    def _scoring_names_free(cls, entries: tuple[ScoringConfig, ...], info: ValidationInfo) -> tuple[ScoringConfig, ...]:
+        # Scoring and training pipelines share the name space `<project>-<stage>-<name>`.
+        problems = _clashes([entry.name for entry in entries], "", "scoring pipeline")
+        training = {p.name for p in info.data.get("pipelines") or ()}
+        for number, entry in enumerate(entries):
+            if entry.name in training:
+                problems.append(
+                    (f"{number}.name", f"{entry.name!r} is a training pipeline's name too; each pipeline needs its own")
+                )
+        refuse(problems)
+        return entries
 
     @field_validator("notebooks", "endpoints", "pipelines")
     @classmethod

@@ -1,6 +1,6 @@
 """Builds a training pipeline's definition with the SageMaker Python SDK v2, offline, at synth: split ->
-train -> tune -> evaluate -> condition -> publish -> register, or fail. CDK values enter as the
-placeholders of constructs/pipeline_sdk.py."""
+train (and, beside it, a data-quality baseline of the train channel) -> tune -> evaluate -> condition ->
+publish -> register (-> transform), or fail. CDK values enter as the placeholders of constructs/pipeline_sdk.py."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from constructs.pipeline_sdk import (
     subnets,
 )
 from constructs.pipeline_sdk import session as sdk_session
+from constructs.pipeline_transform import transform_steps
 from model_code.contract import (
     CHANNELS,
     CSV,
@@ -38,12 +39,17 @@ from model_code.contract import (
     VALIDATION,
 )
 
+# Model Monitor's file names (model_code/monitor.py writes them; the registry publishes them).
+BASELINE_STATISTICS, BASELINE_CONSTRAINTS = "statistics.json", "constraints.json"
+
 
 def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_count: int) -> dict[str, Any]:
     """The definition (a dict) of one pipeline entry, with placeholders; code bundle n is
-    `placeholder-code-key<n>`: 0 the entry point's folder, 1 the split's, 2 the evaluation's."""
+    `placeholder-code-key<n>`: 0 the entry point's folder, 1 the split's, 2 the evaluation's, 3 model_code/
+    (the baselining step's)."""
     quiet_sdk()
     from sagemaker import chainer, estimator, mxnet, pytorch, sklearn, tensorflow, xgboost
+    from sagemaker.drift_check_baselines import DriftCheckBaselines
     from sagemaker.inputs import TrainingInput
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.network import NetworkConfig
@@ -249,7 +255,43 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     }
     train = TrainingStep("Train", step_args=model.fit(inputs), cache_config=cache, retry_policies=job_retries)
     trained = train.properties.ModelArtifacts.S3ModelArtifacts
-    steps: list[Any] = [split, train]
+
+    # Baseline, beside Train: Model Monitor's statistics.json and constraints.json of the train channel,
+    # published with the package (ModelDataQuality) for the platform's drift monitoring.
+    baseliner = script_processor(
+        "baseline",
+        split_type,
+        1,
+        3,
+        "model_code/monitor.py",
+        ["baseline", "--input", f"{PROCESSING}/train", "--output", f"{PROCESSING}/baseline"],
+    )
+    baseline = ProcessingStep(
+        "Baseline",
+        step_args=baseliner.run(
+            inputs=[
+                ProcessingInput(
+                    source=outputs[TRAIN].S3Output.S3Uri, destination=f"{PROCESSING}/train", input_name="train"
+                ),
+                code_input(3),
+            ],
+            outputs=[
+                ProcessingOutput(
+                    output_name="baseline",
+                    source=f"{PROCESSING}/baseline",
+                    destination=own_uri("baseline", ExecutionVariables.PIPELINE_EXECUTION_ID),
+                )
+            ],
+        ),
+        cache_config=cache,
+        retry_policies=job_retries,
+    )
+    baseline_uri = baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri
+
+    def baseline_file(name: str) -> Any:
+        return MetricsSource(s3_uri=Join(on="/", values=[baseline_uri, name]), content_type="application/json")
+
+    steps: list[Any] = [split, train, baseline]
 
     tuning = config.tuning
     if tuning is not None:
@@ -346,7 +388,13 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
         model_metrics=ModelMetrics(
             model_statistics=MetricsSource(
                 s3_uri=Join(on="/", values=[evaluation_uri, EVALUATION_FILE]), content_type="application/json"
-            )
+            ),
+            model_data_statistics=baseline_file(BASELINE_STATISTICS),
+            model_data_constraints=baseline_file(BASELINE_CONSTRAINTS),
+        ),
+        drift_check_baselines=DriftCheckBaselines(
+            model_data_statistics=baseline_file(BASELINE_STATISTICS),
+            model_data_constraints=baseline_file(BASELINE_CONSTRAINTS),
         ),
         depends_on=[publish],
     )
@@ -367,7 +415,22 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
             ],
         ),
     )
-    steps.append(ConditionStep("CheckQuality", conditions=[passes], if_steps=[publish, register], else_steps=[fail]))
+    passed: list[Any] = [publish, register]
+    if config.transform is not None:
+        # Last, with the model just registered: score the entry's transform prefix.
+        passed += transform_steps(
+            config.transform,
+            entry=config.name,
+            model_data=Join(on="/", values=[published, "model.tar.gz"]),
+            image_uri=image("serve"),
+            session=session,
+            jobs=jobs,
+            subnet_count=subnet_count,
+            retries=retries,
+            job_retries=job_retries,
+            depends_on=[register],
+        )
+    steps.append(ConditionStep("CheckQuality", conditions=[passes], if_steps=passed, else_steps=[fail]))
 
     pipeline = Pipeline(
         pipeline_name,

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
-from constructs.data_channels import PIPELINES_PREFIX
+from constructs.data_channels import MODELS_PREFIX, PIPELINES_PREFIX
 from constructs.execution_role import (
     VPC_ATTACHMENT_WILDCARDS,
     key_use_statements,
@@ -32,13 +32,15 @@ from constructs.service_role import service_role
 from model_code.contract import CHANNELS
 
 JOB_LOG_GROUPS = ("/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs")
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
 class PipelineRoles(Construct):
     """The two roles of one training pipeline (`entry`), so that one pipeline can neither read another
     entry's raw data nor write its channels or artifacts.
 
-    - the job role: reads `raw/<entry prefix>`, reads and writes `<channel>/<entry>/` of the data
+    - the job role: reads `raw/<entry prefix>` (and, with a transform step, its input prefix and the
+      entry's published models under `models/<entry>/`), reads and writes `<channel>/<entry>/` of the data
       bucket and `pipelines/<entry>/` of the artifacts bucket (whose policy lets only pipeline roles
       write there), reads its code bundles, pulls the platform's images, uses the key through S3 and
       SageMaker, writes log streams of the stage's jobs;
@@ -46,11 +48,13 @@ class PipelineRoles(Construct):
       group and key, network isolation and encrypted traffic between instances for every job;
       follows and stops the stage's jobs, passes only its job role and the model publisher to
       SageMaker, registers only `PendingManualApproval` packages of the stage's group, reads its
-      evaluation reports.
+      evaluation reports; with a transform step, creates network-isolated models in the platform's
+      subnets and transform jobs of those models with the key, both under the stage's job names.
 
     Props:
         entry: the pipeline entry's name.
         raw_prefix: its raw data, `raw/.../`.
+        transform_prefix: what its transform step scores, `raw/.../` (None: no transform step).
         job_names: the prefixes of the jobs' names (`<project>-<stage>`; tuning jobs keep 20 characters).
         data_bucket, artifacts_bucket, key: the data stack's.
         code: the code bundles its jobs read.
@@ -67,6 +71,7 @@ class PipelineRoles(Construct):
         *,
         entry: str,
         raw_prefix: str,
+        transform_prefix: str | None = None,
         job_names: JobNames,
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
@@ -82,6 +87,8 @@ class PipelineRoles(Construct):
         stack = Stack.of(self)
         own = f"{PIPELINES_PREFIX}{entry}/"
         channels = [f"{c}/{entry}/" for c in CHANNELS]
+        raw = [raw_prefix] + ([transform_prefix] if transform_prefix and transform_prefix != raw_prefix else [])
+        log_groups = (*JOB_LOG_GROUPS, TRANSFORM_LOG_GROUP) if transform_prefix else JOB_LOG_GROUPS
         self.job_role = service_role(
             self,
             "JobRole",
@@ -98,7 +105,7 @@ class PipelineRoles(Construct):
                 iam.PolicyStatement(
                     sid="ReadOwnRawData",
                     actions=["s3:GetObject"],
-                    resources=[data_bucket.arn_for_objects(f"{raw_prefix}*")],
+                    resources=[data_bucket.arn_for_objects(f"{p}*") for p in raw],
                 ),
                 iam.PolicyStatement(
                     sid="ReadWriteOwnChannels",
@@ -109,7 +116,7 @@ class PipelineRoles(Construct):
                     sid="ListOwnData",
                     actions=["s3:ListBucket"],
                     resources=[data_bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in (raw_prefix, *channels)]}},
+                    conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in (*raw, *channels)]}},
                 ),
                 iam.PolicyStatement(
                     sid="ReadWriteOwnArtifacts",
@@ -122,6 +129,17 @@ class PipelineRoles(Construct):
                     resources=[artifacts_bucket.bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{own}*"]}},
                 ),
+                *(
+                    [
+                        iam.PolicyStatement(
+                            sid="ReadOwnPublishedModels",  # what the transform step's model serves
+                            actions=["s3:GetObject"],
+                            resources=[artifacts_bucket.arn_for_objects(f"{MODELS_PREFIX}{entry}/*")],
+                        )
+                    ]
+                    if transform_prefix
+                    else []
+                ),
                 iam.PolicyStatement(
                     sid="ReadCode",
                     actions=["s3:GetObject"],
@@ -129,14 +147,16 @@ class PipelineRoles(Construct):
                 ),
                 *key_use_statements(key, grants=True),
                 *image_pull_statements(repositories),
-                *log_statements(stack, JOB_LOG_GROUPS, stream_prefix=job_names.log_streams),
-                metric_statement(JOB_LOG_GROUPS),
+                *log_statements(stack, log_groups, stream_prefix=job_names.log_streams),
+                metric_statement(log_groups),
                 *vpc_attachment_statements(subnets, [security_group]),
             ],
         )
         acknowledge_wildcard_resources(
             self.job_policy,
-            f"object keys need a wildcard (only under {raw_prefix}, the channels' {entry}/ prefixes and {own}); "
+            f"object keys need a wildcard (only under {', '.join(raw)}, the channels' {entry}/ prefixes, {own}"
+            + (f" and {MODELS_PREFIX}{entry}/" if transform_prefix else "")
+            + "); "
             "ecr:GetAuthorizationToken and cloudwatch:PutMetricData (limited to the jobs' namespaces) take no "
             "resource; log streams are named after jobs at run time (only the stage's jobs, in the jobs' own "
             "log groups); " + VPC_ATTACHMENT_WILDCARDS,
@@ -208,6 +228,7 @@ class PipelineRoles(Construct):
                     actions=["s3:GetObject"],
                     resources=[artifacts_bucket.arn_for_objects(f"{own}evaluation/*")],
                 ),
+                *(transform_job_statements(stack, job_names, subnets, security_group, key) if transform_prefix else []),
                 iam.PolicyStatement(
                     sid="DecryptThroughS3",
                     actions=["kms:Decrypt"],
@@ -221,7 +242,14 @@ class PipelineRoles(Construct):
             "job names get a suffix at run time (only the stage's prefix; creation is further bound to the "
             "platform's subnets, security group and key, with network isolation and encrypted traffic); model "
             "package versions are numbered at run time (only in the stage's group); evaluation reports are "
-            "named by execution",
+            "named by execution"
+            + (
+                "; models and transform jobs get a suffix at run time too (only the stage's prefix; models only "
+                "network-isolated in the platform's subnets and security group, transform jobs only of those models "
+                "and with the platform key)"
+                if transform_prefix
+                else ""
+            ),
         )
 
 
@@ -265,3 +293,48 @@ class PublisherJobAccess(Construct):
             "log streams are named after the publish jobs at run time (only the stage's jobs, in the processing "
             "jobs' log group); " + VPC_ATTACHMENT_WILDCARDS,
         )
+
+
+def transform_job_statements(
+    stack: Stack,
+    job_names: JobNames,
+    subnets: Sequence[ec2.ISubnet],
+    security_group: ec2.ISecurityGroup,
+    key: kms.IKey,
+) -> list[iam.PolicyStatement]:
+    """CreateModel (condition keys: NetworkIsolation, VpcSubnets, VpcSecurityGroupIds) and
+    CreateTransformJob (ModelArn, OutputKmsKey, VolumeKmsKey), as the service authorization reference
+    lists them, each under the stage's job names."""
+    model, transform = (
+        stack.format_arn(service="sagemaker", resource=kind, resource_name=job_names.pattern(kind))
+        for kind in ("model", "transform-job")
+    )
+    inside = platform_job_conditions(subnets, security_group, key)
+    return [
+        iam.PolicyStatement(
+            sid="CreateIsolatedModelsInThePlatform",
+            actions=["sagemaker:CreateModel"],
+            resources=[model],
+            conditions={
+                "ForAllValues:StringEquals": inside["ForAllValues:StringEquals"],
+                "Null": inside["Null"],
+                "Bool": {"sagemaker:NetworkIsolation": "true"},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="CreateTransformJobsOfStageModelsWithTheKey",
+            actions=["sagemaker:CreateTransformJob"],
+            resources=[transform],
+            conditions={"ArnEquals": inside["ArnEquals"], "ArnLike": {"sagemaker:ModelArn": model}},
+        ),
+        iam.PolicyStatement(
+            sid="FollowStageModelsAndTransformJobs",
+            actions=[
+                "sagemaker:DescribeModel",
+                "sagemaker:DescribeTransformJob",
+                "sagemaker:StopTransformJob",
+                "sagemaker:AddTags",
+            ],
+            resources=[model, transform],
+        ),
+    ]

@@ -27,11 +27,11 @@ PLACEHOLDERS = {
     "placeholder-code-bucket": "CodeBucket",
     "sg-placeholder": "SecurityGroup",
     **{f"subnet-placeholder{n}": f"Subnet{n}" for n in range(6)},
-    **{f"placeholder-code-key{n}.tar.gz": f"CodeKey{n}" for n in range(3)},
+    **{f"placeholder-code-key{n}.tar.gz": f"CodeKey{n}" for n in range(4)},
     "placeholder-code-key1.py": "CodeKey1",  # the spark split: a script
     **{
         f"000000000000.dkr.ecr.xx.amazonaws.com/placeholder-{image}:1": f"{image.title()}Image"
-        for image in ("split", "train", "evaluate", "serve")
+        for image in ("split", "train", "evaluate", "serve", "baseline")
     },
 }
 (JOB_ROLE, PUBLISHER_ROLE, KEY, DATA_BUCKET, ARTIFACTS_BUCKET, CODE_BUCKET, SECURITY_GROUP) = list(PLACEHOLDERS)[1:8]

@@ -1,4 +1,4 @@
-"""A training pipeline: one SageMaker Pipeline (split -> train -> tune -> evaluate -> register), its
+"""A training pipeline: one SageMaker Pipeline (split -> train / baseline -> tune -> evaluate -> register), its
 images resolved per region, its code bundles and its triggers."""
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from aws_cdk import aws_sagemaker as sagemaker
 
 import config.algorithms
 import config.pipelines
+import config.transform
 import config.tuning
 from config.algorithms import BuiltinAlgorithm, ContainerAlgorithm, ScriptAlgorithm
 from config.model_sources import ImageReference
 from config.pipelines import PipelineConfig
-from constructs import Construct, pipeline_definition, pipeline_sdk, pseudo
+from constructs import Construct, pipeline_definition, pipeline_sdk, pipeline_transform, pseudo
 from constructs.pipeline_definition import build
 from constructs.pipeline_roles import PipelineRoles
 from constructs.pipeline_sdk import JobNames, check_size, render
@@ -33,6 +34,9 @@ from sagemaker_images import Scope, image_uris, sdk_cached, versions
 
 # The python split runs in AWS's scikit-learn image (numpy, Python 3); the spark split in AWS's Spark image.
 SPLIT_IMAGES = {"python": ("sklearn", "1.4-2", "py3"), "spark": ("spark", "3.5", "py312")}
+# The baselining step (model_code/monitor.py: standard library and numpy) runs in the python split's image.
+BASELINE_IMAGE = SPLIT_IMAGES["python"]
+BASELINE_CODE = "model_code"
 MAX_PARALLEL_STEPS = 4
 RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline name>-<suffix>`, at most 64 characters
 
@@ -40,7 +44,16 @@ RULE_SUFFIXES = {"schedule": "schedule", "new data": "new-data"}  # `<pipeline n
 # What shapes a definition besides the entry's values: the cache key follows these files.
 BUILDER_SOURCES = tuple(
     Path(module.__file__)  # type: ignore[arg-type]
-    for module in (pipeline_definition, pipeline_sdk, contract, config.pipelines, config.algorithms, config.tuning)
+    for module in (
+        pipeline_definition,
+        pipeline_sdk,
+        pipeline_transform,
+        contract,
+        config.pipelines,
+        config.algorithms,
+        config.tuning,
+        config.transform,
+    )
 )
 
 
@@ -84,7 +97,8 @@ class PipelineImages(Construct):
 
 class TrainingPipeline(Construct):
     """One SageMaker Pipeline `<project>-<stage>-<name>`: split -> train -> tune -> evaluate -> (publish ->
-    register as `PendingManualApproval`, or fail). Its definition is built with the SageMaker SDK at
+    register as `PendingManualApproval`, or fail), with a data-quality baseline of the train channel
+    (beside train) published with the package. Its definition is built with the SageMaker SDK at
     synth (constructs/pipeline_definition.py) and given to CloudFormation inline, its values filled in
     by `Fn::Sub`. Every job runs on instances of its own, in the platform's subnets, with the key.
 
@@ -99,7 +113,8 @@ class TrainingPipeline(Construct):
         repositories: the platform's repositories (own containers, serving images).
         subnets, security_group: where the jobs run (one security group; 1-6 subnets).
         images: AWS's images of the stage.
-        code: the code bundles by folder (the entry point's, the split's and the evaluation's).
+        code: the code bundles by folder (the entry point's, the split's, the evaluation's and model_code/ for the
+            baselining step).
     """
 
     def __init__(
@@ -128,6 +143,7 @@ class TrainingPipeline(Construct):
             "Roles",
             entry=config.name,
             raw_prefix=config.raw_prefix,
+            transform_prefix=config.transform.input_prefix if config.transform else None,
             job_names=job_names,
             data_bucket=data_bucket,
             artifacts_bucket=artifacts_bucket,
@@ -160,6 +176,7 @@ class TrainingPipeline(Construct):
         }
         split = SPLIT_IMAGES[config.split.engine]
         variables["SplitImage"] = images.uri(*split, config.split.instance_type, scope="processing")
+        variables["BaselineImage"] = images.uri(*BASELINE_IMAGE, config.split.instance_type, scope="processing")
         variables["EvaluateImage"] = images.uri(
             *config.evaluation_image, config.evaluation.instance_type, scope="processing"
         )
@@ -191,7 +208,8 @@ class TrainingPipeline(Construct):
             "Pipeline",
             pipeline_name=pipeline_name,
             pipeline_display_name=pipeline_name,
-            pipeline_description=f"Split, train{', tune' if config.tuning else ''}, evaluate, register {config.name}",
+            pipeline_description=f"Split, train{', tune' if config.tuning else ''}, evaluate, register "
+            + f"{config.name}{', score ' + config.transform.input_prefix if config.transform else ''}",
             role_arn=roles.pipeline_role.role_arn,
             # A raw dict: the L1 passes PipelineDefinition through as written (PascalCase keys).
             pipeline_definition={"PipelineDefinitionBody": Fn.sub(body, used)},
@@ -278,12 +296,13 @@ class TrainingPipeline(Construct):
 
 
 def code_folders(config: PipelineConfig) -> list[str]:
-    """The folders packaged for the entry: the entry point's (else the evaluation's), the split's, the evaluation's."""
+    """The folders packaged for the entry: the entry point's (else the evaluation's), the split's, the
+    evaluation's, and model_code/ for the baselining step (identical folders are one asset)."""
     evaluation = str(PurePosixPath(config.evaluation.script).parent)
     algorithm = config.algorithm
     entry = str(PurePosixPath(algorithm.entry_point).parent) if isinstance(algorithm, ScriptAlgorithm) else evaluation
     split = "model_code/spark/split.py" if config.split.engine == "spark" else "model_code"  # spark-submit takes a file
-    return [entry, split, evaluation]
+    return [entry, split, evaluation, BASELINE_CODE]
 
 
 def _processor(instance_type: str) -> str:

@@ -36,6 +36,7 @@ from naming import StageNames, entry_id, pascal
 from ops.deploy import DeployStopped
 
 STAGE = "dev"
+SCORED_ROWS = 20  # feature rows the sample pipeline's Transform step scores
 
 
 def main() -> int:
@@ -168,11 +169,17 @@ def monitor_the_endpoint(aws: LocalAws, outputs: dict[str, str], work: Path, con
 
 def train_with_the_pipeline(aws: LocalAws, outputs: dict[str, str], work: Path, config: StageConfig) -> bool:
     """The dev stage's sample pipeline, as deployed, run on this machine against the local AWS: the raw
-    sample under its input prefix, then split -> train -> tune -> evaluate -> condition -> register."""
+    sample under its input prefix (and feature rows under its transform prefix), then split -> train /
+    baseline -> tune -> evaluate -> condition -> register -> transform."""
     entry = config.pipelines[0]
     print(f"\n== Run pipeline {entry.name} as deployed (python -m local_aws.pipeline run --pipeline {entry.name})")
     client(aws, "s3").upload_file(str(work / "raw.csv"), outputs["DataBucketName"], f"{entry.raw_prefix}raw.csv")
     print(f"  uploaded the sample to s3://{outputs['DataBucketName']}/{entry.raw_prefix}raw.csv")
+    if entry.transform is not None:  # what the Transform step scores: headerless feature rows
+        rows, _ = labelled_rows(work / "raw.csv", limit=SCORED_ROWS)
+        key = f"{entry.transform.input_prefix}rows.csv"
+        client(aws, "s3").put_object(Bucket=outputs["DataBucketName"], Key=key, Body=("\n".join(rows) + "\n").encode())
+        print(f"  uploaded {len(rows)} feature rows to score to s3://{outputs['DataBucketName']}/{key}")
     execution = run_pipeline(
         aws,
         stage=STAGE,
@@ -187,6 +194,9 @@ def train_with_the_pipeline(aws: LocalAws, outputs: dict[str, str], work: Path, 
     print(f"  execution {execution.status}" + (f": {execution.failure_message}" if execution.failure_message else ""))
     if package:
         print(f"  registered model package: {package}")
+    if entry.transform is not None and execution.status == "Succeeded":
+        scored = f"pipelines/{entry.name}/transform/{execution.execution_id}/rows.csv.out"
+        print(f"  scored rows: s3://{outputs['ArtifactsBucketName']}/{scored}")
     return execution.status == "Succeeded"
 
 

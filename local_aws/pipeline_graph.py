@@ -26,12 +26,10 @@ __all__ = ["DefinitionError", "NotRunLocally", "StepContext", "StepResult", "Ste
 
 # Step types and what `Steps.<name>.<path>` may read from each -------------------------------------------------------
 
-RUNNABLE_TYPES = ("Processing", "Training", "Tuning", "RegisterModel")
+RUNNABLE_TYPES = ("Processing", "Training", "Tuning", "RegisterModel", "Model", "Transform")
 EXECUTOR_TYPES = ("Condition", "Fail")
 # SageMaker's other step types (the SDK's StepTypeEnum): valid in a definition, never run here.
 OTHER_TYPES = (
-    "Transform",
-    "Model",
     "Callback",
     "Lambda",
     "QualityCheck",
@@ -53,6 +51,8 @@ EXPOSED: dict[str, tuple[str, ...]] = {
     "Training": ("TrainingJobName", "ModelArtifacts", "FinalMetricDataList"),
     "Tuning": ("HyperParameterTuningJobName", "BestTrainingJob", "TrainingJobSummaries"),
     "RegisterModel": ("ModelPackageArn",),
+    "Model": ("ModelName", "ModelArn"),
+    "Transform": ("TransformJobName", "ModelName", "TransformOutput"),
     "Condition": ("Outcome",),
     "Fail": (),
 }

@@ -1,4 +1,5 @@
-"""Runs a pipeline's Processing, Training, Tuning and RegisterModel steps on this machine against the local AWS."""
+"""Runs a pipeline's Processing, Training, Tuning, RegisterModel, Model and Transform steps on this machine
+against the local AWS."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 from local_aws.deploy import client
 from local_aws.moto_server import ACCOUNT, LocalAws
 from local_aws.pipeline_types import DefinitionError, NotRunLocally, StepContext, StepResult, StepRunner
+from model_code.contract import MODEL_FILE
 from model_code.tuning import worse_than_median
 
 PROCESSING = "/opt/ml/processing"
@@ -43,6 +45,19 @@ FRAMEWORK_MODULES = {
 # The image's interpreter, as a word of a command (argv[0] or inside `sh -c` strings): run by this one.
 PYTHON_WORD = re.compile(r"(?<![^\s;&|(])python3?(?=[\s;&|)]|$)")
 TAIL_LINES = 30
+# The transform's records go to the platform's serving container (model_code/serve.py), which serves
+# model_code's model file; the options are CreateTransformJob's, as `model_code.lifecycle transform` flags.
+TRANSFORM_FLAGS = {
+    "--content-type": ("TransformInput", "ContentType"),
+    "--split-type": ("TransformInput", "SplitType"),
+    "--accept": ("TransformOutput", "Accept"),
+    "--assemble-with": ("TransformOutput", "AssembleWith"),
+    "--batch-strategy": ("", "BatchStrategy"),
+    "--max-payload-mb": ("", "MaxPayloadInMB"),
+    "--input-filter": ("DataProcessing", "InputFilter"),
+    "--join-source": ("DataProcessing", "JoinSource"),
+    "--output-filter": ("DataProcessing", "OutputFilter"),
+}
 
 
 def runners(aws: LocalAws) -> dict[str, StepRunner]:
@@ -53,6 +68,8 @@ def runners(aws: LocalAws) -> dict[str, StepRunner]:
         "Training": steps.training,
         "Tuning": steps.tuning,
         "RegisterModel": steps.register_model,
+        "Model": steps.model,
+        "Transform": steps.transform,
     }
 
 
@@ -306,6 +323,93 @@ class _Steps:
         arn = str(self.sagemaker.create_model_package(**args)["ModelPackageArn"])
         context.log(f"registered {arn} ({args.get('ModelApprovalStatus', 'PendingManualApproval')})")
         return StepResult({"ModelPackageArn": arn}, {}, arn)
+
+    # Model ----------------------------------------------------------------------------------------
+
+    def model(self, step: dict[str, Any], context: StepContext) -> StepResult:
+        """CreateModel in the local AWS (from a package: its container), after SageMaker's own check that the
+        model data exists."""
+        args = dict(step["Arguments"])
+        if "Containers" in args or "PrimaryContainer" not in args:
+            raise NotRunLocally("needs a model of several containers (an inference pipeline)")
+        container = args["PrimaryContainer"]
+        if container.get("ModelPackageName"):
+            # What SageMaker does with a package: its inference container's image and model data.
+            package = self.sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+            if "InferenceSpecification" not in package:
+                raise NotRunLocally(f"needs model package {container['ModelPackageName']} (an algorithm's)")
+            (source, *more) = package["InferenceSpecification"]["Containers"]
+            if more:
+                raise NotRunLocally(f"needs model package {container['ModelPackageName']} (several containers)")
+            container = {k: source[k] for k in ("Image", "ModelDataUrl", "Environment") if k in source}
+            args["PrimaryContainer"] = container
+        data = container.get("ModelDataUrl")
+        if data:
+            bucket, key = _split(data)
+            try:
+                self.s3.head_object(Bucket=bucket, Key=key)
+            except ClientError:
+                raise RuntimeError(f"Could not find model data at {data}") from None
+        args["ModelName"] = _job_name(args.get("ModelName"), step["Name"], context)
+        arn = str(self.sagemaker.create_model(**args)["ModelArn"])
+        context.log(f"created model {args['ModelName']} ({container.get('Image')}, {data})")
+        return StepResult({"ModelName": args["ModelName"], "ModelArn": arn}, {}, arn)
+
+    # Transform ------------------------------------------------------------------------------------
+
+    def transform(self, step: dict[str, Any], context: StepContext) -> StepResult:
+        """The model's data served by the platform's serving container here, every object under the input
+        prefix sent to it as SageMaker batch transform does (`python -m model_code.lifecycle transform`)."""
+        args = step["Arguments"]
+        job_name = _job_name(args.get("TransformJobName"), step["Name"], context)
+        described = self.sagemaker.describe_model(ModelName=args["ModelName"])
+        container = described.get("PrimaryContainer") or {}
+        data = container.get("ModelDataUrl")
+        if not data:
+            raise NotRunLocally(f"needs image {container.get('Image')} (its model has no model data)")
+        archive = context.workdir / "model.tar.gz"
+        bucket, key = _split(data)
+        self.s3.download_file(bucket, key, str(archive))
+        with tarfile.open(archive) as tar:
+            if MODEL_FILE not in [name.removeprefix("./") for name in tar.getnames()]:
+                # Only the image the model names knows how to serve anything else.
+                raise NotRunLocally(f"needs image {container.get('Image')} (no {MODEL_FILE} in {data})")
+        source = args["TransformInput"]["DataSource"]["S3DataSource"]
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise NotRunLocally(f"needs a {source['S3DataType']} input")
+        count = args.get("TransformResources", {}).get("InstanceCount", 1)
+        if count != 1:
+            context.log(f"{job_name}: {count} instances asked; runs as one here, with every object")
+        output = str(args["TransformOutput"]["S3OutputPath"])
+        command = [
+            sys.executable,
+            "-m",
+            "model_code.lifecycle",
+            "transform",
+            "--model",
+            str(archive),
+            "--input",
+            str(source["S3Uri"]),
+            "--output",
+            output,
+            "--endpoint-url",
+            self.aws.endpoint,
+        ]
+        for flag, (section, name) in TRANSFORM_FLAGS.items():
+            holder = args.get(section, {}) if section else args
+            if holder.get(name) is not None:
+                command += [flag, str(holder[name])]
+        context.log(f"{job_name}: {shlex.join(command)}")
+        env = self.aws.env() | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+        run = _run(command, cwd=context.workdir, env=env, log=context.log, timeout=None)  # no MaxRuntime
+        if run.exit_code != 0:
+            raise RuntimeError(f"transform job {job_name} exited with {run.exit_code}:\n{run.tail()}")
+        properties = {
+            "TransformJobName": job_name,
+            "ModelName": args["ModelName"],
+            "TransformOutput": dict(args["TransformOutput"]),
+        }
+        return StepResult(properties, {}, output)
 
     # Shared ---------------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ class PlatformStage(cdk.Stage):
         workloads: dict[str, tuple[type[WorkloadStack], bool]] = {
             "Notebooks": (NotebookStack, bool(config.notebooks)),
             "Endpoints": (EndpointStack, bool(config.endpoints)),
-            "Pipelines": (PipelineStack, bool(config.pipelines)),
+            "Pipelines": (PipelineStack, bool(config.pipelines or config.scoring)),
             "Labeling": (LabelingStack, config.labeling is not None),
             "Monitoring": (MonitoringStack, any(entry.monitoring for entry in config.endpoints)),
         }

@@ -14,6 +14,8 @@ OPERATIONS = {
     "Training": "CreateTrainingJob",
     "Tuning": "CreateHyperParameterTuningJob",
     "RegisterModel": "CreateModelPackage",
+    "Model": "CreateModel",
+    "Transform": "CreateTransformJob",
 }
 
 
@@ -27,7 +29,8 @@ def steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def invalid_steps(definition: dict[str, Any]) -> dict[str, str]:
-    """Each job or registration step whose Arguments botocore refuses, with botocore's report."""
+    """Each job, registration or model step whose Arguments botocore refuses (or whose enum values are not
+    the operation's), with the report."""
     model = get_session().get_service_model("sagemaker")
     validator = ParamValidator()
     problems = {}
@@ -35,9 +38,26 @@ def invalid_steps(definition: dict[str, Any]) -> dict[str, str]:
         if step["Type"] in OPERATIONS:
             shape = model.operation_model(OPERATIONS[step["Type"]]).input_shape
             report = validator.validate(concrete(step["Arguments"], shape), shape)
-            if report.has_errors():
-                problems[name] = report.generate_report()
+            found = [report.generate_report()] if report.has_errors() else []
+            found += enum_problems(step["Arguments"], shape, "")  # an expression is no enum value: skipped
+            if found:
+                problems[name] = "\n".join(found)
     return problems
+
+
+def enum_problems(value: Any, shape: Any, path: str) -> list[str]:
+    """Strings outside their shape's enum (botocore's validator does not check enums)."""
+    if shape.type_name == "string" and isinstance(value, str) and shape.enum and value not in shape.enum:
+        return [f"{path or 'value'}: {value!r} is not one of {shape.enum}"]
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return [
+            p for k, v in value.items() if k in shape.members for p in enum_problems(v, shape.members[k], f"{path}.{k}")
+        ]
+    if shape.type_name == "list" and isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in enum_problems(v, shape.member, f"{path}[{i}]")]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return [p for k, v in value.items() for p in enum_problems(v, shape.value, f"{path}.{k}")]
+    return []
 
 
 def concrete(value: Any, shape: Any) -> Any:

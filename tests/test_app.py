@@ -80,10 +80,12 @@ def notebook_wildcards(stage: str, arn_prefix: str) -> set[str]:
     }
 
 
-def pipeline_wildcards(stage: str, entries: tuple[str, ...]) -> dict[str, set[str]]:
+def pipeline_wildcards(stage: str, entries: tuple[str, ...], transforms: dict[str, str]) -> dict[str, set[str]]:
     """Each training pipeline's roles: its raw prefix, own channels and `pipelines/<entry>/`; job names
     with the stage's prefix; the registry's versions; log streams of the stage's jobs; network
-    interfaces. And the model publisher's access for the publish steps."""
+    interfaces; with a transform step (`transforms`: entry -> input prefix), that prefix, the entry's
+    published models, transform job streams, model and transform job names. And the model publisher's
+    access for the publish steps."""
     account, logs = ACCOUNT_ARN.format(service="sagemaker"), ACCOUNT_ARN.format(service="logs")
 
     def streams(*groups: str) -> set[str]:
@@ -94,13 +96,20 @@ def pipeline_wildcards(stage: str, entries: tuple[str, ...]) -> dict[str, set[st
     found = {"Pipelines/PublisherJobAccess/Policy": iam5({"*", NETWORK_INTERFACES} | streams("ProcessingJobs"))}
     for entry in entries:
         path = f"Pipelines/Pipeline{entry.title()}/Roles"
+        transform = transforms.get(entry)
         found[f"{path}/JobPolicy"] = iam5(
             {"*", NETWORK_INTERFACES, f"smplat-{stage}-ArtifactsBucketArn/pipelines/{entry}/*"}
-            | streams("ProcessingJobs", "TrainingJobs")
+            | streams("ProcessingJobs", "TrainingJobs", *(["TransformJobs"] if transform else []))
             | {f"smplat-{stage}-DataBucketArn/{p}/{entry}/*" for p in ("raw", *CHANNELS)}
+            | (
+                {f"smplat-{stage}-DataBucketArn/{transform}*", f"smplat-{stage}-ArtifactsBucketArn/models/{entry}/*"}
+                if transform
+                else set()
+            )
         )
+        kinds = ("training-job", "processing-job", "hyper-parameter-tuning-job")
         found[f"{path}/PipelinePolicy"] = iam5(
-            {f"{account}{k}/smplat-{stage}-*" for k in ("training-job", "processing-job", "hyper-parameter-tuning-job")}
+            {f"{account}{k}/smplat-{stage}-*" for k in (*kinds, *(("model", "transform-job") if transform else ()))}
             | {f"{account}model-package/smplat-{stage}/*"}
             | {f"smplat-{stage}-ArtifactsBucketArn/pipelines/{entry}/evaluation/*"}
         )
@@ -197,14 +206,16 @@ def test_the_set_of_acknowledgments_is_pinned(
         "Data/LatestApprovedModel/RunbookPolicy": iam5(
             {arn_prefix.format(service="sagemaker") + f"model-package/smplat-{stage}/*"}
         ),
-        **(pipeline_wildcards(stage, ("sample",)) if stage == "dev" else {}),
+        **(pipeline_wildcards(stage, ("sample",), {"sample": "raw/score/"}) if stage == "dev" else {}),
         **(LABELING_ACKNOWLEDGMENTS if stage == "dev" else {}),
         **monitoring_wildcards(stage, arn_prefix),
     }
     assert {path: set(rules) for path, rules in found.items()} == expected
     # 47 in dev and 48 in prod before issue 11 (25 and 26 of them AwsSolutions-IAM5).
     # Issue 12 added the sample pipeline's two policies and the publisher's access to dev (11 + 5 + 4 IAM5).
-    pipelines = 11 + 5 + 4 if stage == "dev" else 0
+    # Issue 15's transform step of the dev sample: its input prefix, published models and transform job
+    # streams for the job role (4 IAM5), model and transform job names for the pipeline role (2).
+    pipelines = 11 + 5 + 4 + 6 if stage == "dev" else 0
     # The publisher's policy gained pipelines/ (one more IAM5) in issue 12.
     # Issue 14 added dev's labeling: the user pool's two Plus-plan findings and the labeling role's four IAM5.
     labeling = 2 + 4 if stage == "dev" else 0

@@ -113,6 +113,13 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
         if role == "monitoring":  # a drift check reads only what SageMaker hands it
             assert actions == {"sagemaker:CreateProcessingJob"}
             assert statement["Condition"] == {**inside, "Bool": {"sagemaker:NetworkIsolation": "true"}}
+        elif role == "pipelines" and actions == {"sagemaker:CreateTransformJob"}:
+            # A transform job has no VPC of its own (its model has): the key, and only the stage's models.
+            model = arn("sagemaker", "model/smplat-dev-*", each_stage)
+            assert statement["Condition"] == {
+                "ArnEquals": inside["ArnEquals"],
+                "ArnLike": {"sagemaker:ModelArn": model},
+            }
         elif role == "pipelines":  # every job of a pipeline is isolated, with encrypted traffic between instances
             assert actions == {
                 "sagemaker:CreateTrainingJob",
@@ -135,6 +142,8 @@ def test_every_job_creation_is_confined_to_the_platforms_subnets_group_and_key(e
     ]
     if each_stage.config.pipelines:
         expected += [("pipelines", "sagemaker:CreateHyperParameterTuningJob")]
+        # The dev sample ends with a transform step.
+        expected += [("pipelines", "sagemaker:CreateTransformJob")]
     assert sorted((role, _listed(s["Action"])[0]) for role, _, s in grants) == expected
 
 
@@ -255,7 +264,13 @@ def test_jobs_and_endpoints_publish_only_their_own_metrics(each_stage: Synthesiz
         "data": ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TransformJobs"],
         "endpoints": ["/aws/sagemaker/Endpoints"],
     } | (
-        {"pipelines": ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs"]}
+        {  # the dev sample's transform step: transform jobs too
+            "pipelines": [
+                "/aws/sagemaker/TrainingJobs",
+                "/aws/sagemaker/ProcessingJobs",
+                "/aws/sagemaker/TransformJobs",
+            ]
+        }
         if each_stage.config.pipelines
         else {}
     )
@@ -287,7 +302,7 @@ def test_roles_write_only_their_own_log_groups(each_stage: SynthesizedStage) -> 
             # only streams of the stage's jobs (named after them)
             "pipelines PipelineSampleRolesJobPolicy592A128A": [
                 arn("logs", f"log-group:/aws/sagemaker/{kind}:log-stream:smplat-dev-*", each_stage)
-                for kind in ("ProcessingJobs", "TrainingJobs")
+                for kind in ("ProcessingJobs", "TrainingJobs", "TransformJobs")  # transform: the dev sample's
             ],
             "pipelines PublisherJobAccessPolicy1CFD7085": arn(
                 "logs", "log-group:/aws/sagemaker/ProcessingJobs:log-stream:smplat-dev-*", each_stage

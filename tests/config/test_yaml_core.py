@@ -22,9 +22,9 @@ def problems_of(tmp_path: Path, text: str) -> list[str]:
 def test_a_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
     # A second `sandbox:` at the end of the shipped file would turn the sandbox into a retained stage.
     text = DEV + "\nsandbox: false\n"
-    assert DEV.splitlines()[5] == "sandbox: true" and len(text.splitlines()) == 96
+    assert DEV.splitlines()[5] == "sandbox: true" and len(text.splitlines()) == 103
     assert problems_of(tmp_path, text) == [
-        "sandbox: given twice, on lines 6 and 96; remove one (YAML would silently keep only the last)"
+        "sandbox: given twice, on lines 6 and 103; remove one (YAML would silently keep only the last)"
     ]
 
 

@@ -14,6 +14,7 @@ import pytest
 from config import load_stage
 from constructs.pipeline_definition import build
 from constructs.pipeline_sdk import JobNames
+from constructs.pipeline_transform import build_scoring
 from local_aws.pipeline_graph import (
     DefinitionError,
     Execution,
@@ -72,6 +73,14 @@ def contract_runner(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] |
         elif step["Type"] == "Tuning":
             summaries = [{"TrainingJobName": f"{name}-best"}, {"TrainingJobName": f"{name}-worse"}]
             properties = {"HyperParameterTuningJobName": name, "TrainingJobSummaries": summaries}
+        elif step["Type"] == "Model":
+            properties = {"ModelName": f"{name}-model", "ModelArn": f"arn:aws:sagemaker:xx:0:model/{name}-model"}
+        elif step["Type"] == "Transform":
+            properties = {
+                "TransformJobName": f"{name}-job",
+                "ModelName": arguments["ModelName"],
+                "TransformOutput": arguments["TransformOutput"],
+            }
         else:
             properties = {"ModelPackageArn": f"arn:aws:sagemaker:xx:0:model-package/{name}/1"}
         declared = [p["PropertyFileName"] for p in step.get("PropertyFiles", [])]
@@ -88,7 +97,7 @@ def contract_runner(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] |
 
 def runners_for(calls: Calls, sleep: float = 0.0, files: Mapping[str, Any] | None = None) -> dict[str, StepRunner]:
     runner = contract_runner(calls, sleep, files)
-    return {kind: runner for kind in ("Processing", "Training", "Tuning", "RegisterModel")}
+    return {kind: runner for kind in ("Processing", "Training", "Tuning", "RegisterModel", "Model", "Transform")}
 
 
 def run(
@@ -574,14 +583,21 @@ def test_the_dev_definition_validates(dev_definition: dict[str, Any]) -> None:
     assert list(graph.steps) == [
         "Split",
         "Train",
+        "Baseline",
         "Tune",
         "Evaluate",
         "CheckQuality",
         "Publish",
         "Register-RegisterModel",
+        "Model-CreateModel",
+        "Transform",
         "QualityBarMissed",
     ]
     assert {e.needs for e in graph.needs["Evaluate"]} == {"Tune", "Split"}
+    assert {e.needs for e in graph.needs["Baseline"]} == {"Split"}  # beside Train
+    assert {e.needs for e in graph.needs["Register-RegisterModel"]} == {"Publish", "Baseline", "CheckQuality"}
+    assert {e.needs for e in graph.needs["Model-CreateModel"]} == {"Register-RegisterModel", "CheckQuality"}
+    assert {e.needs for e in graph.needs["Transform"]} == {"Model-CreateModel", "CheckQuality"}
 
 
 @pytest.mark.parametrize(("auc", "status"), [(0.95, "Succeeded"), (0.5, "Failed")])
@@ -599,13 +615,40 @@ def test_the_dev_definition_runs_against_contract_shaped_results(
         in execution.step("Evaluate").produced
     )
     ran = [name for name, *_ in calls]
-    assert ran[:4] == ["Split", "Train", "Tune", "Evaluate"]
+    # Baseline runs beside Train, Tune and Evaluate: only its place after Split is fixed.
+    assert [n for n in ran[:5] if n != "Baseline"] == ["Split", "Train", "Tune", "Evaluate"]
+    assert set(ran[:5]) == {"Split", "Train", "Baseline", "Tune", "Evaluate"} and ran.index("Baseline") > 0
     if status == "Succeeded":
-        assert ran[4:] == ["Publish", "Register-RegisterModel"]
+        assert ran[5:] == ["Publish", "Register-RegisterModel", "Model-CreateModel", "Transform"]
+        assert '"ModelName": "Model-CreateModel-model"' in execution.step("Transform").produced
         assert execution.step("QualityBarMissed").status == "Skipped"
     else:
         assert execution.failure_message == (
             "step QualityBarMissed failed: auc on the test channel is 0.5 ; the model is registered only when it is "
             "at least 0.9"
         )
-        assert {execution.step(n).status for n in ("Publish", "Register-RegisterModel")} == {"Skipped"}
+        skipped = ("Publish", "Register-RegisterModel", "Model-CreateModel", "Transform")
+        assert {execution.step(n).status for n in skipped} == {"Skipped"}
+
+
+# A scoring definition (the examples stage's nightly) --------------------------------------------------------------
+
+
+def test_a_scoring_definition_validates_and_runs_with_the_package_it_is_given(tmp_path: Path) -> None:
+    (nightly,) = load_stage("examples").scoring
+    built = build_scoring(
+        nightly, pipeline_name="smplat-examples-nightly", jobs=JobNames("smplat-examples"), subnet_count=2
+    )
+    loaded = load_definition(json.dumps(built))
+    graph = validate(loaded)
+    assert {e.needs for e in graph.needs["Transform"]} == {"Model-CreateModel"}
+    with pytest.raises(
+        DefinitionError, match=r"^parameter ModelPackageArn: has no default value; give one \(String\)$"
+    ):
+        parameters(loaded, {})
+    calls: Calls = []
+    package = "arn:aws:sagemaker:xx:0:model-package/smplat-examples/3"
+    execution = run(built, tmp_path, runners_for(calls), overrides={"ModelPackageArn": package})
+    assert execution.status == "Succeeded", execution.table()
+    assert [name for name, *_ in calls] == ["Model-CreateModel", "Transform"]
+    assert f'"ModelPackageName": "{package}"' in execution.step("Model-CreateModel").produced

@@ -14,13 +14,14 @@ import pytest
 from config import load_stage
 from constructs.pipeline_definition import build
 from constructs.pipeline_sdk import JobNames
-from constructs.source_bundle import sourcedir_tarball
+from constructs.source_bundle import REPOSITORY_ROOT, sourcedir_tarball
 from local_aws.deploy import client
 from local_aws.moto_server import ACCOUNT, LocalAws
 from local_aws.pipeline_steps import runners
 from local_aws.pipeline_types import NotRunLocally, StepContext, StepRunner
 from model_code.contract import CHANNELS, EVALUATION_FILE, METRICS, evaluation_value
 from model_code.data import write_sample_dataset
+from model_code.lifecycle import labelled_rows
 from model_code.local_training import TrainingResult
 from tests.pipeline_definitions import steps
 
@@ -44,6 +45,19 @@ DEPLOYED = {
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-serve:1": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/serve:1",
 }
 TRAINED_JOB = "smplat-dev-trained"
+BASELINE = f"s3://{ARTIFACTS}/pipelines/sample/baseline/{EXECUTION}"
+# model_code/monitor.py comes from the "monitor" work of issue 15 (merged separately).
+needs_monitor = pytest.mark.skipif(
+    not (REPOSITORY_ROOT / "model_code" / "monitor.py").is_file(),
+    reason="model_code/monitor.py (the baselining step's program) is not in this tree yet",
+)
+# `python -m model_code.lifecycle transform` comes from the "serving" work of issue 15 (merged separately).
+needs_transform = pytest.mark.skipif(
+    not (REPOSITORY_ROOT / "model_code" / "transform.py").is_file(),
+    reason="model_code/transform.py (the local batch transform the Transform step runs) is not in this tree yet",
+)
+PUBLISHED = f"s3://{ARTIFACTS}/models/sample/{EXECUTION}/model.tar.gz"
+SCORED_ROWS = 20
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +84,14 @@ def uploaded(aws: LocalAws, channels: Path, trained: TrainingResult, tmp_path_fa
     write_sample_dataset(raw)
     s3.upload_file(str(raw), DATA, "raw/sample/raw.csv")
     bundle = sourcedir_tarball("model_code")
-    for n in range(3):
+    for n in range(4):
         s3.put_object(Bucket=CODE, Key=f"placeholder-code-key{n}.tar.gz", Body=bundle)
     assert trained.model_artifact is not None
     s3.upload_file(str(trained.model_artifact), ARTIFACTS, f"pipelines/sample/models/{TRAINED_JOB}/output/model.tar.gz")
+    # What the Publish step copies, and the headerless feature rows the dev sample's Transform scores.
+    s3.upload_file(str(trained.model_artifact), ARTIFACTS, PUBLISHED.removeprefix(f"s3://{ARTIFACTS}/"))
+    rows, _ = labelled_rows(raw, limit=SCORED_ROWS)
+    s3.put_object(Bucket=DATA, Key="raw/score/rows.csv", Body=("\n".join(rows) + "\n").encode())
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +119,8 @@ def resolved(step: dict[str, Any], execution: str = EXECUTION) -> dict[str, Any]
             f"Steps.Split.ProcessingOutputConfig.Outputs['{c}'].S3Output.S3Uri": f"s3://{DATA}/{c}/sample/{EXECUTION}"
             for c in CHANNELS
         },
+        "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri": BASELINE,
+        "Steps.Model-CreateModel.ModelName": "replaced-by-the-test",
     }
     parameters = {"InputPrefix": "raw/sample/", "Threshold": 0.9, "SplitInstanceCount": 1}
 
@@ -146,6 +166,20 @@ def test_split_writes_the_channels_of_the_execution(aws: LocalAws, definition: d
         bucket, _, prefix = outputs[channel]["S3Output"]["S3Uri"].removeprefix("s3://").partition("/")
         assert prefix == f"{channel}/sample/local-split"
         assert client(aws, "s3").list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] >= 1
+
+
+@needs_monitor
+def test_baseline_writes_model_monitors_files_of_the_train_channel(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    result = run(resolved(steps(definition)["Baseline"]))
+    uri = result.properties["ProcessingOutputConfig"]["Outputs"]["baseline"]["S3Output"]["S3Uri"]
+    assert uri == BASELINE
+    statistics, constraints = s3_json(aws, f"{uri}/statistics.json"), s3_json(aws, f"{uri}/constraints.json")
+    features = [f["name"] for f in constraints["features"]]
+    assert features == [f["name"] for f in statistics["features"]]
+    assert "label" not in features and len(features) >= 1
+    assert statistics["dataset"]["item_count"] > 0
 
 
 def test_evaluate_reports_the_trained_model_in_s3_and_as_property_file(
@@ -217,7 +251,84 @@ def test_register_creates_a_pending_package_with_the_evaluation(
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["S3Uri"] == f"s3://{ARTIFACTS}/pipelines/sample/evaluation/{EXECUTION}/evaluation.json"
+    quality = package["ModelMetrics"]["ModelDataQuality"]
+    assert quality["Statistics"]["S3Uri"] == f"{BASELINE}/statistics.json"
+    assert quality["Constraints"]["S3Uri"] == f"{BASELINE}/constraints.json"
     assert any("does not exist in the local AWS: creating it" in line for line in log)
+
+
+def test_model_creates_the_published_model_in_the_local_aws(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    step = resolved(steps(definition)["Model-CreateModel"])
+    step_arguments = step["Arguments"]
+    result = run(step)
+    name = result.properties["ModelName"]
+    assert name.startswith(f"smplat-dev-{EXECUTION}-")
+    described = client(aws, "sagemaker").describe_model(ModelName=name)
+    assert described["ModelArn"] == result.properties["ModelArn"]
+    assert described["PrimaryContainer"]["ModelDataUrl"] == PUBLISHED
+    assert described["ExecutionRoleArn"] == step_arguments["ExecutionRoleArn"]  # moto keeps no isolation flag
+
+
+def test_a_scoring_pipelines_model_is_created_from_its_package(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    register = resolved(steps(definition)["Register-RegisterModel"])
+    package = run(register).properties["ModelPackageArn"]
+    step = resolved(steps(definition)["Model-CreateModel"])
+    step["Arguments"]["PrimaryContainer"] = {"ModelPackageName": package}  # as the scoring definition has it
+    name = run(step).properties["ModelName"]
+    described = client(aws, "sagemaker").describe_model(ModelName=name)
+    registered = register["Arguments"]["InferenceSpecification"]["Containers"][0]
+    assert described["PrimaryContainer"]["ModelDataUrl"] == registered["ModelDataUrl"] == PUBLISHED
+    assert described["PrimaryContainer"]["Image"] == registered["Image"]
+
+
+def test_a_model_without_its_data_is_refused_as_sagemaker_does(definition: dict[str, Any], run: Any) -> None:
+    step = resolved(steps(definition)["Model-CreateModel"], execution="local-unpublished")
+    missing = f"s3://{ARTIFACTS}/models/sample/local-unpublished/model.tar.gz"
+    with pytest.raises(RuntimeError, match=f"^Could not find model data at {missing}$"):
+        run(step)
+
+
+@needs_transform
+def test_transform_scores_each_object_of_the_prefix_into_its_out_object(
+    aws: LocalAws, definition: dict[str, Any], run: Any
+) -> None:
+    model = run(resolved(steps(definition)["Model-CreateModel"])).properties["ModelName"]
+    step = resolved(steps(definition)["Transform"])
+    step["Arguments"]["ModelName"] = model
+    result = run(step)
+    output = f"s3://{ARTIFACTS}/pipelines/sample/transform/{EXECUTION}"
+    assert result.properties["TransformOutput"]["S3OutputPath"] == output
+    body = client(aws, "s3").get_object(Bucket=ARTIFACTS, Key=f"pipelines/sample/transform/{EXECUTION}/rows.csv.out")
+    predictions = body["Body"].read().decode().splitlines()
+    assert len(predictions) == SCORED_ROWS  # AssembleWith Line: one line per record
+    assert all(0.0 <= float(p.split(",")[0]) <= 1.0 for p in predictions)
+
+
+def test_a_model_the_serving_container_cannot_load_does_not_transform_locally(
+    aws: LocalAws, definition: dict[str, Any], run: Any, tmp_path: Path
+) -> None:
+    archive = tmp_path / "model.tar.gz"
+    (tmp_path / "model.pth").write_bytes(b"weights")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "model.pth", arcname="model.pth")
+    client(aws, "s3").upload_file(str(archive), ARTIFACTS, "models/other/local-x/model.tar.gz")
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-cpu-py312"
+    client(aws, "sagemaker").create_model(
+        ModelName="smplat-dev-pytorch",
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/job",
+        PrimaryContainer={"Image": image, "ModelDataUrl": f"s3://{ARTIFACTS}/models/other/local-x/model.tar.gz"},
+    )
+    step = resolved(steps(definition)["Transform"])
+    step["Arguments"]["ModelName"] = "smplat-dev-pytorch"
+    with pytest.raises(NotRunLocally) as raised:
+        run(step)
+    assert str(raised.value) == (
+        f"needs image {image} (no xgboost-model.json in s3://{ARTIFACTS}/models/other/local-x/model.tar.gz)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ roles, triggers and outputs."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -57,12 +58,18 @@ def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: 
     assert [(s["Name"], s["Type"]) for s in dev["Steps"]] == [
         ("Split", "Processing"),
         ("Train", "Training"),
+        ("Baseline", "Processing"),
         ("Tune", "Tuning"),
         ("Evaluate", "Processing"),
         ("CheckQuality", "Condition"),
     ]
     check = steps(dev)["CheckQuality"]["Arguments"]
-    assert [s["Name"] for s in check["IfSteps"]] == ["Publish", "Register-RegisterModel"]
+    assert [s["Name"] for s in check["IfSteps"]] == [
+        "Publish",
+        "Register-RegisterModel",
+        "Model-CreateModel",
+        "Transform",
+    ]
     assert [s["Name"] for s in check["ElseSteps"]] == ["QualityBarMissed"]
     assert check["Conditions"] == [
         {
@@ -80,6 +87,116 @@ def test_dev_sample_runs_split_train_tune_evaluate_then_registers_or_fails(dev: 
         {"PropertyFileName": "Evaluation", "OutputName": "evaluation", "FilePath": "evaluation.json"}
     ]
     assert steps(dev)["Tune"]["DependsOn"] == ["Train"]  # a broken entry point fails once, not max_jobs times
+
+
+def test_every_pipeline_baselines_its_train_channel_and_publishes_the_baseline_with_the_package(
+    dev: dict[str, Any], examples: dict[str, dict[str, Any]]
+) -> None:
+    baseline = steps(dev)["Baseline"]["Arguments"]
+    assert baseline["AppSpecification"]["ImageUri"] == (
+        f"141502667606.dkr.ecr.{REGION}.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+    )
+    entrypoint = baseline["AppSpecification"]["ContainerEntrypoint"]
+    assert "tar -xzf /opt/ml/processing/code/3/* -C /tmp/code" in entrypoint[2]
+    assert "exec python3 model_code/monitor.py" in entrypoint[2]
+    assert entrypoint[3:] == [
+        "sh",
+        "baseline",
+        "--input",
+        "/opt/ml/processing/train",
+        "--output",
+        "/opt/ml/processing/baseline",
+    ]
+    inputs = {i["InputName"]: i["S3Input"] for i in baseline["ProcessingInputs"]}
+    assert inputs["train"]["S3Uri"] == {"Get": "Steps.Split.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
+    assert inputs["train"]["LocalPath"] == "/opt/ml/processing/train"
+    # The same bundle as the python split's: model_code/ (one asset).
+    split_code = next(i for i in steps(dev)["Split"]["Arguments"]["ProcessingInputs"] if i["InputName"] == "code1")
+    assert inputs["code3"]["S3Uri"] == split_code["S3Input"]["S3Uri"]
+    (output,) = baseline["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3://artifactsbucket88671897/pipelines/sample",
+                "baseline",
+                {"Get": "Execution.PipelineExecutionId"},
+            ],
+        }
+    }
+    assert "DependsOn" not in steps(dev)["Baseline"]  # beside Train: it needs only the Split's train channel
+
+    def published(name: str) -> dict[str, Any]:
+        uri = {"Get": "Steps.Baseline.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+        return {"ContentType": "application/json", "S3Uri": {"Std:Join": {"On": "/", "Values": [uri, name]}}}
+
+    quality = {"Statistics": published("statistics.json"), "Constraints": published("constraints.json")}
+    for name, found in {"dev": dev, **examples}.items():
+        register = steps(found)["Register-RegisterModel"]["Arguments"]
+        assert register["ModelMetrics"]["ModelDataQuality"] == quality, name
+        assert register["DriftCheckBaselines"] == {"ModelDataQuality": quality}, name
+        image = steps(found)["Baseline"]["Arguments"]["AppSpecification"]["ImageUri"]
+        assert image.endswith("/sagemaker-scikit-learn:1.4-2-cpu-py3"), name  # the spark example's too
+    spark = steps(examples["sklearn"])["Baseline"]["Arguments"]["ProcessingInputs"]
+    bundle = next(i["S3Input"]["S3Uri"] for i in spark if i["InputName"] == "code3")
+    assert bundle.endswith(".gz")  # model_code/ packed, not the spark split's single script
+
+
+def test_dev_sample_ends_scoring_raw_score_with_the_registered_model_inside_the_platform(
+    dev: dict[str, Any], stages: dict[str, SynthesizedStage]
+) -> None:
+    renderer = Renderer(stages["dev"].templates)
+    job_role = next(i for i in stages["dev"].resources("pipelines", "AWS::IAM::Role") if "RolesJobRole" in i)
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    model_step = steps(dev)["Model-CreateModel"]
+    assert model_step["Type"] == "Model"
+    assert model_step["DependsOn"] == ["Register-RegisterModel"]  # after Register, in the quality bar's branch
+    register = steps(dev)["Register-RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]
+    model = model_step["Arguments"]
+    assert model == {
+        "ModelName": "smplat-dev",  # a prefix: SageMaker Pipelines appends a suffix
+        "ExecutionRoleArn": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        # What was registered: the published model, served by the package's image.
+        "PrimaryContainer": {"Image": register["Image"], "Environment": {}, "ModelDataUrl": register["ModelDataUrl"]},
+        "VpcConfig": {
+            "Subnets": [
+                "subnet-networkvpcprivatesubnet1subnet6dd86ae6",
+                "subnet-networkvpcprivatesubnet2subnet1bdbe877",
+            ],
+            "SecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        },
+        "EnableNetworkIsolation": True,
+    }
+    transform = steps(dev)["Transform"]["Arguments"]
+    assert transform == {
+        "TransformJobName": "smplat-dev",
+        "ModelName": {"Get": "Steps.Model-CreateModel.ModelName"},
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://datachannelsstoragebucketdfa7e37b/raw/score/"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [
+                        "s3://artifactsbucket88671897/pipelines/sample/transform",
+                        {"Get": "Execution.PipelineExecutionId"},
+                    ],
+                }
+            },
+            "KmsKeyId": key,
+            "AssembleWith": "Line",
+            "Accept": "text/csv",
+        },
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeKmsKeyId": key},
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 6,
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"},
+    }
 
 
 def test_parameters_default_to_the_stage_file(dev: dict[str, Any]) -> None:
@@ -145,7 +262,8 @@ def test_every_job_runs_isolated_in_the_platform_with_the_key(
             else:
                 continue
             checked += 1
-    assert checked == 29  # Split, Train, Tune, Evaluate, Publish of each pipeline (the marketplace one tunes not)
+    # Split, Train, Baseline, Tune, Evaluate, Publish of each pipeline (the marketplace one tunes not)
+    assert checked == 35
 
 
 def test_spot_training_waits_at_least_as_long_as_it_runs_and_checkpoints_per_execution(
@@ -254,6 +372,31 @@ def test_step_arguments_are_valid_requests_of_their_sagemaker_operations(
     )
 
 
+def test_the_enum_check_catches_what_botocore_lets_through(dev: dict[str, Any]) -> None:
+    broken = copy.deepcopy(dev)
+    transform = steps(broken)["Transform"]["Arguments"]
+    transform["TransformInput"]["SplitType"] = "Lines"
+    transform["BatchStrategy"] = "Batched"
+    assert invalid_steps(broken) == {
+        "Transform": ".BatchStrategy: 'Batched' is not one of ['MultiRecord', 'SingleRecord']\n"
+        ".TransformInput.SplitType: 'Lines' is not one of ['None', 'Line', 'RecordIO', 'TFRecord']"
+    }
+
+
+def test_a_transform_filters_records_and_joins_predictions_to_them(examples: dict[str, dict[str, Any]]) -> None:
+    transform = steps(examples["builtin-xgboost"])["Transform"]["Arguments"]
+    assert transform["DataProcessing"] == {"InputFilter": "$[1:]", "OutputFilter": "$[0,-1]", "JoinSource": "Input"}
+    assert (transform["MaxPayloadInMB"], transform["MaxConcurrentTransforms"]) == (10, 4)
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://datachannelsstoragebucketdfa7e37b/raw/builtin-xgboost-holdout/"
+    )
+    # Built-in XGBoost serves with its own inference image, as registered.
+    model = steps(examples["builtin-xgboost"])["Model-CreateModel"]["Arguments"]["PrimaryContainer"]
+    register = steps(examples["builtin-xgboost"])["Register-RegisterModel"]["Arguments"]
+    assert model["Image"] == register["InferenceSpecification"]["Containers"][0]["Image"]
+    assert [name for name, found in examples.items() if "Transform" in steps(found)] == ["builtin-xgboost"]
+
+
 def test_metric_definitions_parse_the_real_training_output(dev: dict[str, Any], trained: TrainingResult) -> None:
     definitions = steps(dev)["Train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
     assert [d["Name"] for d in definitions] == [m.name for m in METRICS]
@@ -318,6 +461,41 @@ def test_pipeline_role_creates_only_platform_jobs_and_passes_only_its_roles(
     assert decide(Request(who, "sagemaker:CreateModelPackage", foreign, pending)) != "Allow"
 
 
+def test_pipeline_role_creates_only_isolated_platform_models_and_transform_jobs_of_them_with_the_key(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["dev"]
+    renderer = Renderer(stage.templates)
+    pipeline_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if "RolesPipelineRole" in i)
+    who = role_principal(renderer, "pipelines", pipeline_role)
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/smplat-dev-abc123"
+    isolated = {
+        "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
+        "sagemaker:VpcSecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "sagemaker:NetworkIsolation": "true",
+    }
+    assert decide(Request(who, "sagemaker:CreateModel", model, isolated)) == "Allow"
+    assert decide(
+        Request(who, "sagemaker:CreateModel", model, {**isolated, "sagemaker:NetworkIsolation": "false"})
+    ) != ("Allow")
+    no_vpc = {"sagemaker:NetworkIsolation": "true"}  # a model outside the VPC
+    assert decide(Request(who, "sagemaker:CreateModel", model, no_vpc)) != "Allow"
+    other_model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/other-team-abc"
+    assert decide(Request(who, "sagemaker:CreateModel", other_model, isolated)) != "Allow"
+    job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/smplat-dev-abc123"
+    keyed = {"sagemaker:VolumeKmsKey": key, "sagemaker:OutputKmsKey": key, "sagemaker:ModelArn": model}
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, keyed)) == "Allow"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, {**keyed, "sagemaker:ModelArn": other_model})) != (
+        "Allow"
+    )
+    unkeyed = {k: v for k, v in keyed.items() if k != "sagemaker:OutputKmsKey"}
+    assert decide(Request(who, "sagemaker:CreateTransformJob", job, unkeyed)) != "Allow"
+    other_job = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/other-team-abc"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", other_job, keyed)) != "Allow"
+    assert decide(Request(who, "sagemaker:DescribeTransformJob", job)) == "Allow"
+
+
 def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict[str, SynthesizedStage]) -> None:
     stage = stages["dev"]
     renderer = Renderer(stage.templates)
@@ -331,6 +509,12 @@ def test_job_role_reads_its_raw_prefix_and_writes_only_its_channels(stages: dict
     assert decide(Request(who, "s3:PutObject", f"{data}/train/sample/exec-1/train.csv")) == "Allow"
     assert decide(Request(who, "s3:PutObject", f"{data}/train/other/x.csv")) != "Allow"
     assert decide(Request(who, "s3:PutObject", f"{data}/raw/sample/x.csv")) != "Allow"
+    # The transform step: its input prefix, and the entry's published models, which its model serves.
+    assert decide(Request(who, "s3:GetObject", f"{data}/raw/score/rows.csv")) == "Allow"
+    assert decide(Request(who, "s3:PutObject", f"{data}/raw/score/rows.csv")) != "Allow"
+    published = "arn:aws:s3:::artifactsbucket88671897/models"
+    assert decide(Request(who, "s3:GetObject", f"{published}/sample/exec-1/model.tar.gz")) == "Allow"
+    assert decide(Request(who, "s3:GetObject", f"{published}/other/exec-1/model.tar.gz")) != "Allow"
     assert (
         decide(Request(who, "s3:PutObject", "arn:aws:s3:::artifactsbucket88671897/models/sample/model.tar.gz"))
         != "Allow"
@@ -356,6 +540,7 @@ def test_only_the_publish_step_runs_as_the_model_publisher(
     assert runs_as == {
         "Split": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Train": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
+        "Baseline": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Tune": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Evaluate": renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines"),
         "Publish": publisher,
@@ -416,7 +601,7 @@ def test_new_raw_data_starts_the_pipeline_without_replacing_the_bucket(stages: d
         r["Properties"].get("ScheduleExpression")
         for r in stages["examples"].resources("pipelines", "AWS::Events::Rule").values()
     ]
-    assert schedules == ["cron(0 3 ? * MON *)"]
+    assert schedules == ["cron(0 3 ? * MON *)", "cron(0 2 * * ? *)"]  # sklearn's, and the nightly scoring's
 
 
 def test_images_resolve_per_region_at_deploy_time(stages: dict[str, SynthesizedStage]) -> None:
@@ -443,4 +628,135 @@ def test_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
         "/smplat/dev/pipeline-sample-arn",
         "/smplat/dev/pipeline-sample-job-role-arn",
         "/smplat/dev/pipeline-sample-role-arn",
+    }
+
+
+# Scoring pipelines (the examples stage's `nightly`) -------------------------------------------------------------------
+
+
+def test_a_scoring_pipeline_scores_its_prefix_with_the_package_it_is_started_with(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    nightly = definition(stage, "nightly")
+    assert nightly["Parameters"] == [{"Name": "ModelPackageArn", "Type": "String"}]  # no default: the runbook's
+    assert [(s["Name"], s["Type"]) for s in nightly["Steps"]] == [
+        ("Model-CreateModel", "Model"),
+        ("Transform", "Transform"),
+    ]
+    job_role = next(i for i in stage.resources("pipelines", "AWS::IAM::Role") if i.startswith("ScoringNightlyJobRole"))
+    model = steps(nightly)["Model-CreateModel"]["Arguments"]
+    assert model["PrimaryContainer"] == {"ModelPackageName": {"Get": "Parameters.ModelPackageArn"}}
+    assert model["ExecutionRoleArn"] == renderer.render({"Fn::GetAtt": [job_role, "Arn"]}, "pipelines")
+    assert model["EnableNetworkIsolation"] is True and model["VpcConfig"]["Subnets"]
+    transform = steps(nightly)["Transform"]["Arguments"]
+    source = transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source == "s3://datachannelsstoragebucketdfa7e37b/raw/nightly/"
+    assert transform["TransformOutput"]["S3OutputPath"]["Std:Join"]["Values"] == [
+        "s3://artifactsbucket88671897/pipelines/nightly/transform",
+        {"Get": "Execution.PipelineExecutionId"},
+    ]
+    key = transform["TransformResources"]["VolumeKmsKeyId"]
+    assert key == transform["TransformOutput"]["KmsKeyId"] and key.endswith(":key/PlatformKey1C4A1A63")
+    assert invalid_steps(nightly) == {}
+
+
+def test_a_schedule_starts_a_runbook_that_starts_scoring_with_the_latest_approved_package(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    (rule,) = [
+        r
+        for r in stage.resources("pipelines", "AWS::Events::Rule").values()
+        if r["Properties"]["Name"] == "smplat-examples-nightly-schedule"
+    ]
+    properties = renderer.render(rule["Properties"], "pipelines")
+    assert properties["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    (target,) = properties["Targets"]
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 14400}
+    assert target["DeadLetterConfig"]["Arn"].endswith(":smplat-examples-nightly-dead-letters")
+    assert ":automation-definition/" in target["Arn"] and target["Arn"].endswith(":$DEFAULT")
+    (runbook,) = stage.resources("pipelines", "AWS::SSM::Document").values()
+    content = runbook["Properties"]["Content"]
+    assert [s["name"] for s in content["mainSteps"]] == [
+        "ReadLatestApproved",
+        "RefuseUnapprovedPackage",
+        "StartScoring",
+    ]
+    read, refuse, start = content["mainSteps"]
+    assert read["inputs"] == {
+        "Service": "ssm",
+        "Api": "GetParameter",
+        "Name": "/smplat/examples/latest-approved-model-package",
+    }
+    assert refuse["inputs"]["DesiredValues"] == ["Approved"]
+    assert start["inputs"] == {
+        "Service": "sagemaker",
+        "Api": "StartPipelineExecution",
+        "PipelineName": "smplat-examples-nightly",
+        "PipelineParameters": [{"Name": "ModelPackageArn", "Value": "{{ ReadLatestApproved.ModelPackageArn }}"}],
+    }
+    # The runbook's role starts that pipeline only; the trigger role trusts only the schedule rule.
+    roles = stage.resources("pipelines", "AWS::IAM::Role")
+    runbook_role = next(i for i in roles if i.startswith("ScoringNightlyRunbookRole"))
+    who = role_principal(renderer, "pipelines", runbook_role)
+    pipelines = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-examples-nightly")) == "Allow"
+    assert decide(Request(who, "sagemaker:StartPipelineExecution", f"{pipelines}/smplat-examples-sklearn")) != "Allow"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/smplat/examples/latest-approved-model-package"
+    assert decide(Request(who, "ssm:GetParameter", parameter)) == "Allow"
+    trigger = next(r for i, r in roles.items() if i.startswith("ScoringNightlyTriggerRole"))
+    (trust,) = renderer.render(trigger["Properties"]["AssumeRolePolicyDocument"], "pipelines")["Statement"]
+    assert trust["Condition"]["StringEquals"]["aws:SourceArn"] == (
+        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/smplat-examples-nightly-schedule"
+    )
+
+
+def test_scoring_roles_read_the_prefix_and_models_write_their_output_and_create_only_platform_jobs(
+    stages: dict[str, SynthesizedStage],
+) -> None:
+    stage = stages["examples"]
+    renderer = Renderer(stage.templates)
+    roles = stage.resources("pipelines", "AWS::IAM::Role")
+    job = role_principal(renderer, "pipelines", next(i for i in roles if i.startswith("ScoringNightlyJobRole")))
+    data, artifacts = "arn:aws:s3:::datachannelsstoragebucketdfa7e37b", "arn:aws:s3:::artifactsbucket88671897"
+    assert decide(Request(job, "s3:GetObject", f"{data}/raw/nightly/rows.csv")) == "Allow"
+    assert decide(Request(job, "s3:GetObject", f"{data}/raw/sample/rows.csv")) != "Allow"
+    assert decide(Request(job, "s3:GetObject", f"{artifacts}/models/builtin-xgboost/e-1/model.tar.gz")) == "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/pipelines/nightly/transform/e-1/rows.csv.out")) == "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/pipelines/sklearn/models/x")) != "Allow"
+    assert decide(Request(job, "s3:PutObject", f"{artifacts}/models/builtin-xgboost/x")) != "Allow"
+    who = role_principal(renderer, "pipelines", next(i for i in roles if i.startswith("ScoringNightlyPipelineRole")))
+    model = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/smplat-examples-abc"
+    isolated = {
+        "sagemaker:VpcSubnets": ["subnet-networkvpcprivatesubnet1subnet6dd86ae6"],
+        "sagemaker:VpcSecurityGroupIds": ["sg-networkjobsecuritygroup21d3477a"],
+        "sagemaker:NetworkIsolation": "true",
+    }
+    assert decide(Request(who, "sagemaker:CreateModel", model, isolated)) == "Allow"
+    assert decide(Request(who, "sagemaker:CreateModel", model, {"sagemaker:NetworkIsolation": "true"})) != "Allow"
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/PlatformKey1C4A1A63"
+    keyed = {"sagemaker:VolumeKmsKey": key, "sagemaker:OutputKmsKey": key, "sagemaker:ModelArn": model}
+    transform = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:transform-job/smplat-examples-abc"
+    assert decide(Request(who, "sagemaker:CreateTransformJob", transform, keyed)) == "Allow"
+    assert decide(
+        Request(who, "sagemaker:CreateTransformJob", transform, {**keyed, "sagemaker:OutputKmsKey": "x"})
+    ) != ("Allow")
+
+
+def test_scoring_outputs_are_published(stages: dict[str, SynthesizedStage]) -> None:
+    outputs = stages["examples"].templates["pipelines"]["Outputs"]
+    scoring = {k: v["Export"]["Name"] for k, v in outputs.items() if k.startswith("Scoring")}
+    assert scoring == {
+        f"ScoringNightly{suffix}": f"smplat-examples-ScoringNightly{suffix}"
+        for suffix in ("Name", "Arn", "JobRoleArn", "RoleArn", "OutputUri")
+    }
+    parameters = {
+        r["Properties"]["Name"] for r in stages["examples"].resources("pipelines", "AWS::SSM::Parameter").values()
+    }
+    assert {p for p in parameters if "scoring" in p} == {
+        f"/smplat/examples/scoring-nightly-{suffix}"
+        for suffix in ("name", "arn", "job-role-arn", "role-arn", "output-uri")
     }
