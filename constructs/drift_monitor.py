@@ -34,6 +34,7 @@ from constructs.execution_role import (
     vpc_attachment_statements,
 )
 from constructs.pipeline_sdk import JobNames
+from constructs.runbook_roles import runbook_arn, runbook_role, trigger_role
 from constructs.service_role import service_role
 from ops import monitoring_window
 
@@ -378,22 +379,7 @@ class DriftMonitor(Construct):
     ) -> None:
         """The runbook that picks the window and starts the pipeline, and the rule that starts the runbook."""
         stack = Stack.of(self)
-        self.runbook_role = iam.Role(
-            self,
-            "RunbookRole",
-            assumed_by=iam.ServicePrincipal(
-                "ssm.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="ssm", resource="automation-execution", resource_name="*"
-                        )
-                    },
-                },
-            ),
-            description=f"Starts the drift checks of endpoint {endpoint_name}",
-        )
+        self.runbook_role = runbook_role(self, description=f"Starts the drift checks of endpoint {endpoint_name}")
         listed = [capture_prefix, *([truth] if truth else [])]
         statements = [
             iam.PolicyStatement(
@@ -484,34 +470,12 @@ class DriftMonitor(Construct):
                 ],
             },
         )
-        runbook_arn = stack.format_arn(
-            service="ssm", resource="automation-definition", resource_name=f"{self.runbook.ref}:$DEFAULT"
-        )
-        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=self.rule_name)
-        self.trigger_role = iam.Role(
+        self.trigger_role = trigger_role(
             self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID, "aws:SourceArn": rule_arn}},
-            ),
+            rule_name=self.rule_name,
+            runbook=self.runbook,
+            role=self.runbook_role,
             description=f"Starts the runbook of the drift checks of endpoint {endpoint_name}",
-        )
-        iam.ManagedPolicy(
-            self,
-            "TriggerPolicy",
-            roles=[self.trigger_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="StartRunbook", actions=["ssm:StartAutomationExecution"], resources=[runbook_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="PassRunbookRole",
-                    actions=["iam:PassRole"],
-                    resources=[self.runbook_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
-                ),
-            ],
         )
         # A missed start is not retried past the next one: the schedule starts the next window anyway.
         self.rule = events.CfnRule(
@@ -523,7 +487,7 @@ class DriftMonitor(Construct):
             targets=[
                 events.CfnRule.TargetProperty(
                     id="StartCheck",
-                    arn=runbook_arn,
+                    arn=runbook_arn(self.runbook),
                     role_arn=self.trigger_role.role_arn,
                     retry_policy=events.CfnRule.RetryPolicyProperty(
                         maximum_retry_attempts=5, maximum_event_age_in_seconds=3600

@@ -17,6 +17,7 @@ from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
 from constructs.acknowledge import acknowledge, acknowledge_wildcard_resources
+from constructs.runbook_roles import runbook_arn, runbook_role, trigger_role
 
 # EventBridge retries a failed StartAutomationExecution (throttling, SSM unavailable) with
 # exponential backoff, then hands the event to the dead-letter queue. A runbook that starts and
@@ -70,23 +71,8 @@ class LatestApprovedModel(Construct):
             service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
         )
 
-        # Automation assumes the role for an execution of this account's runbooks; execution IDs
-        # are generated, so the executions' ARN is the narrowest source SSM documents.
-        self.runbook_role = iam.Role(
-            self,
-            "RunbookRole",
-            assumed_by=iam.ServicePrincipal(
-                "ssm.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="ssm", resource="automation-execution", resource_name="*"
-                        )
-                    },
-                },
-            ),
-            description=f"Writes {parameter_name} when a package of {group_name} is approved",
+        self.runbook_role = runbook_role(
+            self, description=f"Writes {parameter_name} when a package of {group_name} is approved"
         )
         runbook_policy = iam.ManagedPolicy(
             self,
@@ -160,35 +146,12 @@ class LatestApprovedModel(Construct):
                 ],
             },
         )
-        runbook_arn = stack.format_arn(
-            service="ssm", resource="automation-definition", resource_name=f"{self.runbook.ref}:$DEFAULT"
-        )
-
-        # EventBridge names the rule as the source when it assumes a target's role.
-        self.trigger_role = iam.Role(
+        self.trigger_role = trigger_role(
             self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account, "aws:SourceArn": rule_arn}},
-            ),
+            rule_name=rule_name,
+            runbook=self.runbook,
+            role=self.runbook_role,
             description=f"Starts the runbook that publishes approved packages of {group_name}",
-        )
-        iam.ManagedPolicy(
-            self,
-            "TriggerPolicy",
-            roles=[self.trigger_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="StartRunbook", actions=["ssm:StartAutomationExecution"], resources=[runbook_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="PassRunbookRole",
-                    actions=["iam:PassRole"],
-                    resources=[self.runbook_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
-                ),
-            ],
         )
 
         self.dead_letters = sqs.Queue(
@@ -247,7 +210,7 @@ class LatestApprovedModel(Construct):
             targets=[
                 events.CfnRule.TargetProperty(
                     id="PublishApprovedPackage",
-                    arn=runbook_arn,
+                    arn=runbook_arn(self.runbook),
                     role_arn=self.trigger_role.role_arn,
                     input_transformer=events.CfnRule.InputTransformerProperty(
                         input_paths_map={"package": "$.detail.ModelPackageArn"},

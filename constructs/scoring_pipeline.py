@@ -38,6 +38,7 @@ from constructs.latest_approved_model import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from constructs.pipeline_roles import TRANSFORM_LOG_GROUP, transform_job_statements
 from constructs.pipeline_sdk import JobNames, check_size, render
 from constructs.pipeline_transform import build_scoring
+from constructs.runbook_roles import runbook_arn, runbook_role, trigger_role
 from constructs.service_role import service_role
 from model_code import contract
 from sagemaker_images import sdk_cached
@@ -210,26 +211,11 @@ class ScoringPipeline(Construct):
         parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_name.removeprefix("/")
         )
-        runbook_role = iam.Role(
-            self,
-            "RunbookRole",
-            assumed_by=iam.ServicePrincipal(
-                "ssm.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="ssm", resource="automation-execution", resource_name="*"
-                        )
-                    },
-                },
-            ),
-            description=f"Starts {self.pipeline_name} with the latest approved package",
-        )
+        role = runbook_role(self, description=f"Starts {self.pipeline_name} with the latest approved package")
         runbook_policy = iam.ManagedPolicy(
             self,
             "RunbookPolicy",
-            roles=[runbook_role],
+            roles=[role],
             statements=[
                 iam.PolicyStatement(sid="ReadLatestApproved", actions=["ssm:GetParameter"], resources=[parameter_arn]),
                 iam.PolicyStatement(
@@ -255,10 +241,8 @@ class ScoringPipeline(Construct):
             content={
                 "schemaVersion": "0.3",
                 "description": f"Start {self.pipeline_name} with the package named by {parameter_name}",
-                "assumeRole": "{{ AutomationAssumeRole }}",
-                "parameters": {
-                    "AutomationAssumeRole": {"type": "String", "default": runbook_role.role_arn},
-                },
+                # Fixed: whoever starts the runbook cannot hand it another role.
+                "assumeRole": role.role_arn,
                 "mainSteps": [
                     {
                         "name": "ReadLatestApproved",
@@ -286,33 +270,12 @@ class ScoringPipeline(Construct):
                 ],
             },
         )
-        runbook_arn = stack.format_arn(
-            service="ssm", resource="automation-definition", resource_name=f"{self.runbook.ref}:$DEFAULT"
-        )
-        trigger_role = iam.Role(
+        trigger = trigger_role(
             self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": pseudo.ACCOUNT_ID, "aws:SourceArn": rule_arn}},
-            ),
+            rule_name=rule_name,
+            runbook=self.runbook,
+            role=role,
             description=f"Starts the runbook that starts {self.pipeline_name}",
-        )
-        iam.ManagedPolicy(
-            self,
-            "TriggerPolicy",
-            roles=[trigger_role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="StartRunbook", actions=["ssm:StartAutomationExecution"], resources=[runbook_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="PassRunbookRole",
-                    actions=["iam:PassRole"],
-                    resources=[runbook_role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "ssm.amazonaws.com"}},
-                ),
-            ],
         )
         # EventBridge encrypts dead letters with the queue's key as its service principal, so the key's policy
         # must let it. The platform key is the data stack's (its policy is not this stack's to extend): the
@@ -376,8 +339,8 @@ class ScoringPipeline(Construct):
             targets=[
                 events.CfnRule.TargetProperty(
                     id="StartScoring",
-                    arn=runbook_arn,
-                    role_arn=trigger_role.role_arn,
+                    arn=runbook_arn(self.runbook),
+                    role_arn=trigger.role_arn,
                     retry_policy=events.CfnRule.RetryPolicyProperty(
                         maximum_retry_attempts=RETRY_ATTEMPTS,
                         maximum_event_age_in_seconds=int(MAX_EVENT_AGE.to_seconds()),
