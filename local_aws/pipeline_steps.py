@@ -45,6 +45,7 @@ FRAMEWORK_MODULES = {
 # The image's interpreter, as a word of a command (argv[0] or inside `sh -c` strings): run by this one.
 PYTHON_WORD = re.compile(r"(?<![^\s;&|(])python3?(?=[\s;&|)]|$)")
 TAIL_LINES = 30
+REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 # The transform's records go to the platform's serving container (model_code/serve.py), which serves
 # model_code's model file; the options are CreateTransformJob's, as `model_code.lifecycle transform` flags.
 TRANSFORM_FLAGS = {
@@ -401,7 +402,8 @@ class _Steps:
                 command += [flag, str(holder[name])]
         context.log(f"{job_name}: {shlex.join(command)}")
         env = self.aws.env() | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        run = _run(command, cwd=context.workdir, env=env, log=context.log, timeout=None)  # no MaxRuntime
+        # The platform's serving container is this repository's model_code/: run from the repository root.
+        run = _run(command, cwd=REPOSITORY_ROOT, env=env, log=context.log, timeout=None)  # no MaxRuntime
         if run.exit_code != 0:
             raise RuntimeError(f"transform job {job_name} exited with {run.exit_code}:\n{run.tail()}")
         properties = {

@@ -56,16 +56,16 @@ def test_every_stage_synthesizes_without_credentials_or_lookups(cli_out: Path) -
             if a["type"] == "aws:cloudformation:stack"
         }
         roles = {
-            "dev": ("data", "network", "notebooks", "endpoints", "pipelines", "labeling"),
+            "dev": ("data", "network", "notebooks", "endpoints", "pipelines", "labeling", "monitoring"),
             "examples": ("data", "network", "pipelines"),
-            "prod": ("data", "network", "notebooks", "endpoints"),
+            "prod": ("data", "network", "notebooks", "endpoints", "monitoring"),
         }[stage]
         assert stacks == {f"smplat-{stage}-{role}" for role in roles}
 
 
 def test_cfn_lint_reports_nothing(cli_out: Path) -> None:
     templates = sorted(str(p) for p in cli_out.glob("assembly-*/*.template.json"))
-    assert len(templates) == 6 + 3 + 4  # dev, examples, prod (tests/test_app.py names them)
+    assert len(templates) == 7 + 3 + 5  # dev, examples, prod (tests/test_app.py names them)
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run(
         [str(cfn_lint), "--ignore-checks", "W3005,W6001", "--", *templates], capture_output=True, text=True, check=False

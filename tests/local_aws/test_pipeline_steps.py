@@ -40,6 +40,7 @@ DEPLOYED = {
     "placeholder-artifacts-bucket": ARTIFACTS,
     "placeholder-code-bucket": CODE,
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-split:1": SKLEARN,
+    "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-baseline:1": SKLEARN,
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-train:1": XGBOOST,
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-evaluate:1": XGBOOST,
     "000000000000.dkr.ecr.xx.amazonaws.com/placeholder-serve:1": f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/serve:1",
