@@ -1,8 +1,8 @@
 """The platform's own drift check of one endpoint's captured traffic (SageMaker Model Monitor is closed
 to new customers): a SageMaker Pipeline with one isolated processing job that runs
 model_code/monitor.py, started on the endpoint's schedule by an SSM Automation runbook that picks the
-window of capture files (ops/monitoring_window.py); and, once per stage, the CloudWatch metric filters
-that turn the job's report lines into metrics."""
+window of capture files (ops/monitoring_window.py) and, once the check has ended, publishes the metrics
+of its report to CloudWatch."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -29,6 +28,7 @@ from constructs.execution_role import (
     VPC_ATTACHMENT_WILDCARDS,
     key_use_statements,
     log_statements,
+    metric_statement,
     platform_job_conditions,
     sagemaker_source_arn,
     vpc_attachment_statements,
@@ -40,14 +40,6 @@ from ops import monitoring_window
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 PROCESSING = "/opt/ml/processing"
-# The metric filters' series, from model_code/monitor.py's report lines (`smplat_monitor` kind -> field).
-METRICS = {
-    "Violations": ("summary", "violations", {"Endpoint": "$.endpoint"}),
-    "MaxDrift": ("summary", "max_drift", {"Endpoint": "$.endpoint"}),
-    "Records": ("summary", "records", {"Endpoint": "$.endpoint"}),
-    "FeatureDrift": ("feature", "drift", {"Endpoint": "$.endpoint", "Feature": "$.feature"}),
-    "ModelQuality": ("model_quality", "value", {"Endpoint": "$.endpoint", "Metric": "$.metric"}),
-}
 
 
 def object_arn(uri: str) -> str:
@@ -60,40 +52,6 @@ def namespace(project: str) -> str:
     return f"{project}/Monitoring"
 
 
-class MonitoringMetrics(Construct):
-    """Metric filters on the processing jobs' log group: each report line of a stage's monitoring job
-    (JSON, see model_code/monitor.py) becomes a data point in `<project>/Monitoring`, with the endpoint
-    (and the feature or metric) as dimensions. A job with network isolation cannot call CloudWatch;
-    its output reaches CloudWatch Logs through SageMaker.
-
-    Props:
-        project: names the namespace.
-        endpoint_pattern: the endpoints whose lines count (`<project>-<stage>-*`).
-    """
-
-    def __init__(self, scope: Construct, id: str, *, project: str, endpoint_pattern: str) -> None:
-        super().__init__(scope, id)
-        for metric, (kind, field, dimensions) in METRICS.items():
-            logs.CfnMetricFilter(
-                self,
-                metric,
-                log_group_name=PROCESSING_LOG_GROUP,
-                filter_name=f"{endpoint_pattern.rstrip('*')}monitoring-{metric}",
-                filter_pattern=f'{{ $.smplat_monitor = "{kind}" && $.endpoint = "{endpoint_pattern}" }}',
-                metric_transformations=[
-                    logs.CfnMetricFilter.MetricTransformationProperty(
-                        metric_namespace=namespace(project),
-                        metric_name=metric,
-                        metric_value=f"$.{field}",
-                        dimensions=[
-                            logs.CfnMetricFilter.DimensionProperty(key=key, value=value)
-                            for key, value in dimensions.items()
-                        ],
-                    )
-                ],
-            )
-
-
 class DriftMonitor(Construct):
     """The scheduled drift check of one endpoint.
 
@@ -102,10 +60,12 @@ class DriftMonitor(Construct):
       encrypted with the platform key, that checks the capture files of a manifest against a baseline
       and writes Model Monitor's files under `monitoring/<endpoint>/reports/<execution>/`;
     - the runbook and the schedule rule that start it with the window's manifest and the baseline
-      (nothing starts when no traffic was captured);
-    - three roles: the job's (reads exactly the endpoint's capture, its ground truth, manifests and the
+      (nothing starts when no traffic was captured); the runbook then waits for the check and puts the
+      metric lines of its report into CloudWatch (the job has no network; only its role writes reports);
+    - the roles: the job's (reads exactly the endpoint's capture, its ground truth, manifests and the
       baseline; writes only its reports), the pipeline's (creates only that job, inside the platform),
-      the runbook's (lists the window, writes manifests, starts only this pipeline).
+      the runbook's (lists the window, writes manifests, starts and follows only this pipeline, reads
+      its reports' metrics, publishes only to the platform's namespace), the rule's.
 
     Props:
         endpoint_name: the endpoint's physical name.
@@ -118,6 +78,7 @@ class DriftMonitor(Construct):
         code: the model_code/ bundle the job runs.
         image_uri: AWS's scikit-learn processing image.
         subnets, security_group: where the job runs.
+        metrics_namespace: the CloudWatch namespace the runbook publishes the report's metrics to.
     """
 
     def __init__(
@@ -136,6 +97,7 @@ class DriftMonitor(Construct):
         image_uri: str,
         subnets: Sequence[ec2.ISubnet],
         security_group: ec2.ISecurityGroup,
+        metrics_namespace: str,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -146,6 +108,7 @@ class DriftMonitor(Construct):
         truth = config.model_quality.ground_truth_prefix if config.model_quality else None
         bucket = artifacts_bucket.bucket_name
         self.reports_uri = f"s3://{bucket}/{reports}"
+        self.namespace = metrics_namespace
         baseline = config.baseline.uris(bucket) if config.baseline else None
 
         self.job_role = service_role(
@@ -362,7 +325,7 @@ class DriftMonitor(Construct):
         self.pipeline.node.add_dependency(pipeline_policy)
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=self.pipeline_name)
         self._schedule(
-            endpoint_name, config, capture_prefix, manifests, truth, baseline, package, key, artifacts_bucket
+            endpoint_name, config, capture_prefix, manifests, reports, truth, baseline, package, key, artifacts_bucket
         )
 
     def _schedule(
@@ -371,13 +334,15 @@ class DriftMonitor(Construct):
         config: MonitoringConfig,
         capture_prefix: str,
         manifests: str,
+        reports: str,
         truth: str | None,
         baseline: tuple[str, str] | None,
         package: str | None,
         key: kms.IKey,
         artifacts_bucket: s3.IBucket,
     ) -> None:
-        """The runbook that picks the window and starts the pipeline, and the rule that starts the runbook."""
+        """The runbook that picks the window, starts the pipeline, waits for it and publishes its report's
+        metrics; and the rule that starts the runbook."""
         stack = Stack.of(self)
         self.runbook_role = runbook_role(self, description=f"Starts the drift checks of endpoint {endpoint_name}")
         listed = [capture_prefix, *([truth] if truth else [])]
@@ -402,6 +367,23 @@ class DriftMonitor(Construct):
             iam.PolicyStatement(
                 sid="StartTheCheck", actions=["sagemaker:StartPipelineExecution"], resources=[self.pipeline_arn]
             ),
+            iam.PolicyStatement(
+                sid="FollowTheCheck",
+                actions=["sagemaker:DescribePipelineExecution"],
+                resources=[f"{self.pipeline_arn}/execution/*"],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTheReportsMetrics",
+                actions=["s3:GetObject"],
+                resources=[artifacts_bucket.arn_for_objects(f"{reports}*/{monitoring_window.METRICS_FILE}")],
+            ),
+            iam.PolicyStatement(
+                sid="DecryptTheReportThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": [f"s3.{pseudo.REGION}.amazonaws.com"]}},
+            ),
+            metric_statement([self.namespace]),
         ]
         if package is not None:
             if package.startswith("/"):
@@ -429,8 +411,10 @@ class DriftMonitor(Construct):
         runbook_policy = iam.ManagedPolicy(self, "RunbookPolicy", roles=[self.runbook_role], statements=statements)
         acknowledge_wildcard_resources(
             runbook_policy,
-            f"manifests are named by window (only under {manifests}); the latest approved package is a version "
-            "numbered by SageMaker (only of the stage's group)",
+            f"manifests are named by window (only under {manifests}), reports by execution (only their metrics "
+            f"file, under {reports}), executions by SageMaker (only of this pipeline); the latest approved package "
+            "is a version numbered by SageMaker (only of the stage's group); PutMetricData takes no resource (only "
+            "the platform's namespace)",
         )
         inputs = {
             "ArtifactsBucket": artifacts_bucket.bucket_name,
@@ -444,6 +428,14 @@ class DriftMonitor(Construct):
             "BaselineConstraints": baseline[1] if baseline else "",
             "ModelPackageArn": package if package and not package.startswith("/") else "",
             "PackageParameter": package if package and package.startswith("/") else "",
+        }
+        script = inspect.getsource(monitoring_window)
+        published = {
+            "PipelineExecutionArn": "{{ StartCheck.PipelineExecutionArn }}",
+            "ArtifactsBucket": artifacts_bucket.bucket_name,
+            "ReportsPrefix": reports,
+            "EndpointName": endpoint_name,
+            "Namespace": self.namespace,
         }
         self.runbook = ssm.CfnDocument(
             self,
@@ -462,11 +454,57 @@ class DriftMonitor(Construct):
                         "inputs": {
                             "Runtime": "python3.11",
                             "Handler": monitoring_window.HANDLER,
-                            "Script": inspect.getsource(monitoring_window),
+                            "Script": script,
                             "InputPayload": inputs,
                         },
-                        "outputs": [{"Name": "Result", "Selector": "$.Payload", "Type": "StringMap"}],
-                    }
+                        "outputs": [
+                            {"Name": "Started", "Selector": "$.Payload.Started", "Type": "Boolean"},
+                            {
+                                "Name": "PipelineExecutionArn",
+                                "Selector": "$.Payload.PipelineExecutionArn",
+                                "Type": "String",
+                            },
+                        ],
+                    },
+                    {
+                        "name": "CheckStarted",
+                        "action": "aws:branch",
+                        "inputs": {
+                            "Choices": [
+                                {
+                                    "NextStep": "WaitForCheck",
+                                    "Variable": "{{ StartCheck.Started }}",
+                                    "BooleanEquals": True,
+                                }
+                            ],
+                            "Default": "NothingCaptured",
+                        },
+                    },
+                    {"name": "NothingCaptured", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True},
+                    {
+                        "name": "WaitForCheck",
+                        "action": "aws:waitForAwsResourceProperty",
+                        # The check's own limit, and the time to start its instance and upload its report.
+                        "timeoutSeconds": config.max_runtime_minutes * 60 + 1800,
+                        "inputs": {
+                            "Service": "sagemaker",
+                            "Api": "DescribePipelineExecution",
+                            "PipelineExecutionArn": "{{ StartCheck.PipelineExecutionArn }}",
+                            "PropertySelector": "$.PipelineExecutionStatus",
+                            "DesiredValues": ["Succeeded", "Failed", "Stopped"],
+                        },
+                    },
+                    {
+                        "name": "PublishMetrics",
+                        "action": "aws:executeScript",
+                        "inputs": {
+                            "Runtime": "python3.11",
+                            "Handler": monitoring_window.PUBLISH_HANDLER,
+                            "Script": script,
+                            "InputPayload": published,
+                        },
+                        "isEnd": True,
+                    },
                 ],
             },
         )

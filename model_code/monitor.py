@@ -28,7 +28,8 @@ emit_metrics, is_non_negative, monitoringConfigOverrides, the KLL sketches.
 
 With ground truth, the labels (one per labelled event) are held in memory and joined with each
 captured request's eventMetadata.inferenceId or eventId (model_code/monitor_quality.py).
-The stdout lines are for CloudWatch metric filters; everything else goes to stderr. Exit 0 with or
+The metric lines go to stdout and to the report's metrics.jsonl, which the platform's runbook publishes
+to CloudWatch; everything else goes to stderr. Exit 0 with or
 without violations, 2 on bad input. Python 3.8+, standard library and numpy only (the scikit-learn
 processing image).
 """

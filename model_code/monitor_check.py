@@ -1,6 +1,7 @@
 """The monitor's `check`: streams data-capture files against a baseline, writes Model Monitor's
 statistics.json and constraint_violations.json (and model quality with ground truth), and prints
-one JSON line per metric for CloudWatch metric filters. See model_code/monitor.py.
+one JSON line per metric, also written to the report's metrics.jsonl, which the platform publishes to
+CloudWatch. See model_code/monitor.py.
 Python 3.8+, standard library and numpy only.
 """
 
@@ -19,6 +20,8 @@ from model_code.monitor_baseline import CHUNK_ROWS, Columns, Origins, input_file
 from model_code.monitor_formats import MonitorError
 
 READ_BYTES = 1 << 20  # capture lines read (and parsed by one json.loads) at a time
+
+METRICS_FILE = "metrics.jsonl"  # the metric lines, beside Model Monitor's files in the report
 
 
 def _batches(files: list[Path]) -> Any:
@@ -167,14 +170,22 @@ def check(
     violations = _violations(base, columns, drift) if base.config.get("evaluate_constraints") != "Disabled" else []
     write_json(output / fmt.VIOLATIONS_FILE, {"violations": violations})
 
+    (output / METRICS_FILE).unlink(missing_ok=True)
     for j, name in enumerate(names):
         count = sum(1 for v in violations if v["feature_name"] == name)
         _metric(
-            {"smplat_monitor": "feature", "endpoint": endpoint, "feature": name, "drift": drift[j], "violations": count}
+            output,
+            {
+                "smplat_monitor": "feature",
+                "endpoint": endpoint,
+                "feature": name,
+                "drift": drift[j],
+                "violations": count,
+            },
         )
     records = columns.rows + columns.wrong["short"] + columns.wrong["long"]
     summary = {"records": records, "violations": len(violations), "max_drift": max(drift, default=0.0)}
-    _metric({"smplat_monitor": "summary", "endpoint": endpoint, **summary})
+    _metric(output, {"smplat_monitor": "summary", "endpoint": endpoint, **summary})
     if ground_truth and problem_type:
         _model_quality(problem_type, pairs, output, endpoint, quality_constraints)
     print(f"{records} records, {len(violations)} violations -> {output}", file=sys.stderr)
@@ -280,12 +291,18 @@ def _model_quality(
     for metric, entry in stats[quality.METRICS_KEY[problem]].items():
         if metric != "confusion_matrix":
             _metric(
-                {"smplat_monitor": "model_quality", "endpoint": endpoint, "metric": metric, "value": entry["value"]}
+                output,
+                {"smplat_monitor": "model_quality", "endpoint": endpoint, "metric": metric, "value": entry["value"]},
             )
 
 
-def _metric(line: dict[str, Any]) -> None:
-    print(json.dumps(line), flush=True)
+def _metric(output: Path, line: dict[str, Any]) -> None:
+    """One metric line: on stdout, and in the report's metrics.jsonl, which the platform publishes to
+    CloudWatch (only the check's role writes the report; anyone's job can print)."""
+    text = json.dumps(line)
+    print(text, flush=True)
+    with (output / METRICS_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,12 +1,15 @@
-"""Starts one drift check of an endpoint: the script of the monitoring runbook (SSM Automation's
-`aws:executeScript`, Python 3.11, boto3 acting as the runbook's role), run on the endpoint's schedule.
+"""Starts one drift check of an endpoint and publishes its metrics: the scripts of the monitoring runbook
+(SSM Automation's `aws:executeScript`, Python 3.11, boto3 acting as the runbook's role), run on the
+endpoint's schedule.
 
 A processing job with network isolation reads only the inputs SageMaker hands it, so the window of
 captured traffic must be chosen before the job starts: this lists the capture files of the last
 `WindowHours` whole UTC hours (SageMaker writes `<capture prefix><variant>/yyyy/mm/dd/hh/*.jsonl`)
 and the ground truth of the same hours, writes them as a SageMaker manifest file, finds the baseline
 (given, or published with the model package the endpoint serves) and starts the monitoring pipeline
-with them. An hour without traffic starts nothing.
+with them. An hour without traffic starts nothing. Once the check has ended, `publish_metrics` reads the
+metric lines of its report (`metrics.jsonl`, which only the check's role can write) and puts them into
+CloudWatch: the check itself has no network.
 
 The file is the runbook's script as deployed (its text goes into the document) and a module the tests
 run against the local AWS; it uses only the standard library and boto3."""
@@ -18,6 +21,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 HANDLER = "start_check"
+PUBLISH_HANDLER = "publish_metrics"
+METRICS_FILE = "metrics.jsonl"  # model_code/monitor_check.py writes it into the report
+# CloudWatch metric <- (line kind, the line's value field, dimension <- the line's field).
+METRICS = {
+    "Violations": ("summary", "violations", {"Endpoint": "endpoint"}),
+    "MaxDrift": ("summary", "max_drift", {"Endpoint": "endpoint"}),
+    "Records": ("summary", "records", {"Endpoint": "endpoint"}),
+    "FeatureDrift": ("feature", "drift", {"Endpoint": "endpoint", "Feature": "feature"}),
+    "ModelQuality": ("model_quality", "value", {"Endpoint": "endpoint", "Metric": "metric"}),
+}
+BATCH = 20  # data points a PutMetricData call
 
 
 def start_check(events: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -42,7 +56,12 @@ def run(events: dict[str, Any], *, s3: Any, sagemaker: Any, ssm: Any, now: datet
     captured = [key for variant in variants for hour in hours for key in _keys(s3, bucket, variant + _hour(hour))]
     captured = [key for key in captured if _plain(key)]
     if not captured:
-        return {"Started": False, "Reason": f"no traffic captured from {window}", "CaptureFiles": 0}
+        return {
+            "Started": False,
+            "Reason": f"no traffic captured from {window}",
+            "CaptureFiles": 0,
+            "PipelineExecutionArn": "",
+        }
     truth_prefix = events.get("GroundTruthPrefix") or ""
     truth = [key for hour in hours for key in _keys(s3, bucket, truth_prefix + _hour(hour))] if truth_prefix else []
     truth = [key for key in truth if _plain(key)]
@@ -75,6 +94,42 @@ def run(events: dict[str, Any], *, s3: Any, sagemaker: Any, ssm: Any, now: datet
         "GroundTruthFiles": len(truth),
         "Window": window,
     }
+
+
+def publish_metrics(events: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SSM's entry point of the runbook's last step, once the check has ended."""
+    import boto3
+
+    return publish(
+        events, s3=boto3.client("s3"), sagemaker=boto3.client("sagemaker"), cloudwatch=boto3.client("cloudwatch")
+    )
+
+
+def publish(events: dict[str, Any], *, s3: Any, sagemaker: Any, cloudwatch: Any) -> dict[str, Any]:
+    """The metric lines of the check's report as data points of `Namespace`, or an error naming how the
+    check ended (the runbook's execution then fails, and `<endpoint>-drift-check-missing` alarms)."""
+    execution = events["PipelineExecutionArn"]
+    status = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution)["PipelineExecutionStatus"]
+    if status != "Succeeded":
+        raise RuntimeError(f"the drift check {execution} ended {status}: no metrics to publish")
+    key = f"{events['ReportsPrefix']}{execution.rsplit('/', 1)[1]}/{METRICS_FILE}"
+    lines = s3.get_object(Bucket=events["ArtifactsBucket"], Key=key)["Body"].read().decode().splitlines()
+    data = []
+    for text in lines:
+        line = json.loads(text)
+        for name, (kind, field, dimensions) in METRICS.items():
+            if line.get("smplat_monitor") == kind and line.get("endpoint") == events["EndpointName"]:
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": d, "Value": str(line[f])} for d, f in dimensions.items()],
+                        "Value": float(line[field]),
+                        "Unit": "Count" if name in ("Violations", "Records") else "None",
+                    }
+                )
+    for start in range(0, len(data), BATCH):
+        cloudwatch.put_metric_data(Namespace=events["Namespace"], MetricData=data[start : start + BATCH])
+    return {"Published": len(data), "Report": f"s3://{events['ArtifactsBucket']}/{key}"}
 
 
 def _baseline(events: dict[str, Any], sagemaker: Any, ssm: Any) -> tuple[str, str]:

@@ -1,5 +1,5 @@
 """Drift monitoring of the endpoints whose stage-file entry has `monitoring`: the platform's own scheduled
-check (or, opted in, SageMaker Model Monitor's schedule), and the metric filters behind their alarms."""
+check, which publishes the metrics behind their alarms (or, opted in, SageMaker Model Monitor's schedule)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from config import StageConfig
 from config.model_sources import LATEST_APPROVED, RegistryModel
 from constructs import Construct
 from constructs.data_channels import DATA_CAPTURE_PREFIX
-from constructs.drift_monitor import DriftMonitor, MonitoringMetrics, namespace
+from constructs.drift_monitor import DriftMonitor, namespace
 from constructs.model_monitor_schedule import ModelMonitorSchedule
 from constructs.pipeline_sdk import JobNames
 from constructs.source_bundle import SourceBundle
@@ -19,7 +19,7 @@ from stacks.workload_stack import WorkloadStack
 
 
 class MonitoringStack(WorkloadStack):
-    DESCRIPTION = "drift monitoring of the endpoints' captured traffic: scheduled checks, metrics"
+    DESCRIPTION = "drift monitoring of the endpoints' captured traffic: scheduled checks and their metrics"
 
     def __init__(
         self,
@@ -37,7 +37,6 @@ class MonitoringStack(WorkloadStack):
         publish = self.outputs.publish
         monitored = [entry for entry in config.endpoints if entry.monitoring is not None]
         if any(entry.monitoring and not entry.monitoring.model_monitor for entry in monitored):
-            MonitoringMetrics(self, "Metrics", project=config.project, endpoint_pattern=f"{names.prefix}-*")
             publish(
                 "MonitoringNamespace",
                 value=namespace(config.project),
@@ -91,6 +90,7 @@ class MonitoringStack(WorkloadStack):
                 image_uri=images.uri(*SPLIT_IMAGES["python"], monitoring.instance_type, scope="processing"),
                 subnets=subnets,
                 security_group=group,
+                metrics_namespace=namespace(config.project),
             )
             publish(
                 f"{id}PipelineName",

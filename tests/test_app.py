@@ -138,7 +138,9 @@ def monitoring_wildcards(stage: str, arn_prefix: str) -> dict[str, set[str]]:
             {arn_prefix.format(service="sagemaker") + f"processing-job/smplat-{stage}-monitor-*"}
         ),
         f"Monitoring/Monitor{entry}/RunbookPolicy": iam5(
-            {manifests} | (set() if dev else {arn_prefix.format(service="sagemaker") + "model-package/smplat-prod/*"})
+            {manifests, f"{bucket}/monitoring/{endpoint}/reports/*/metrics.jsonl", "*"}  # "*": PutMetricData
+            | {arn_prefix.format(service="sagemaker") + f"pipeline/{endpoint}-monitor/execution/*"}
+            | (set() if dev else {arn_prefix.format(service="sagemaker") + "model-package/smplat-prod/*"})
         ),
     }
 
@@ -222,6 +224,7 @@ def test_the_set_of_acknowledgments_is_pinned(
     # Issue 15 added the drift check of each stage's endpoint: 8 + 1 + 1 IAM5 in dev, 8 + 1 + 2 in prod.
     monitoring = 10 if stage == "dev" else 11
     monitoring += 2  # the notebook's Deny of the drift checks names two patterns
+    monitoring += 3  # the runbook follows the check and publishes its report's metrics
     total = 27 + 12 + 2 + 11 + 2 + 2 + (5 if stage == "dev" else 6) + 1 + pipelines + labeling + monitoring
     assert sum(len(r) for r in found.values()) == total
     assert found["Data/AccessLogs/Bucket"]["AwsSolutions-S1"] == NO_SELF_LOGGING

@@ -263,6 +263,7 @@ def test_jobs_and_endpoints_publish_only_their_own_metrics(each_stage: Synthesiz
     assert namespaces == {
         "data": ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TransformJobs"],
         "endpoints": ["/aws/sagemaker/Endpoints"],
+        "monitoring": ["smplat/Monitoring"],  # the drift checks' runbooks, from the checks' reports
     } | (
         {  # the dev sample's transform step: transform jobs too
             "pipelines": [

@@ -113,7 +113,7 @@ def test_the_monitoring_stack_deploys_its_schedule_runbook_and_roles(
     assert target["Arn"].endswith(f":automation-definition/{outputs['MonitorSampleRunbookName']}:$DEFAULT")
     document = client(aws, "ssm").get_document(Name=outputs["MonitorSampleRunbookName"])
     # The local AWS keeps a content that CloudFormation gave as an object in Python's notation.
-    (step,) = ast.literal_eval(document["Content"])["mainSteps"]
+    step = ast.literal_eval(document["Content"])["mainSteps"][0]
     assert step["inputs"]["Script"] == (ROOT / "ops" / "monitoring_window.py").read_text()
     assert step["inputs"]["InputPayload"]["ArtifactsBucket"] == data["ArtifactsBucketName"]
     roles = client(aws, "iam").list_roles(PathPrefix="/smplat-dev-monitoring/")["Roles"]

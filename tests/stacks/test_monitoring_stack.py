@@ -5,13 +5,8 @@ metric filters behind the endpoint's drift alarms."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conftest import SynthesizedStage
 from tests.pipeline_definitions import invalid_steps
@@ -137,7 +132,7 @@ def test_the_schedule_starts_the_runbook_which_starts_only_this_pipeline(each_st
     assert rule["Properties"]["Name"] == f"{endpoint}-monitor-schedule"
     assert rule["Properties"]["ScheduleExpression"] == {"dev": "rate(1 hour)", "prod": "rate(6 hours)"}[each_stage.name]
     _, document = only(each_stage, "AWS::SSM::Document")
-    (step,) = document["Properties"]["Content"]["mainSteps"]
+    step = document["Properties"]["Content"]["mainSteps"][0]
     payload = renderer.render(step["inputs"]["InputPayload"], "monitoring")
     assert payload | {"KeyArn": "", "ArtifactsBucket": ""} == {
         "ArtifactsBucket": "",
@@ -179,102 +174,51 @@ def role_resource(stage: SynthesizedStage, kind: str) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize(
-    ("metric", "value", "dimensions"),
-    [
-        ("Violations", "$.violations", {"Endpoint": "$.endpoint"}),
-        ("MaxDrift", "$.max_drift", {"Endpoint": "$.endpoint"}),
-        ("Records", "$.records", {"Endpoint": "$.endpoint"}),
-        ("FeatureDrift", "$.drift", {"Endpoint": "$.endpoint", "Feature": "$.feature"}),
-        ("ModelQuality", "$.value", {"Endpoint": "$.endpoint", "Metric": "$.metric"}),
-    ],
-)
-def test_the_checks_report_lines_become_metrics_of_the_stages_endpoints(
-    stages: dict[str, SynthesizedStage], metric: str, value: str, dimensions: dict[str, str]
+def test_the_runbook_starts_the_check_waits_for_it_and_publishes_its_reports_metrics(
+    each_stage: SynthesizedStage,
 ) -> None:
-    filters = stages["dev"].resources("monitoring", "AWS::Logs::MetricFilter").values()
-    (found,) = [f["Properties"] for f in filters if f["Properties"]["MetricTransformations"][0]["MetricName"] == metric]
-    assert found["LogGroupName"] == "/aws/sagemaker/ProcessingJobs"
-    assert '$.endpoint = "smplat-dev-*"' in found["FilterPattern"]
-    (transformation,) = found["MetricTransformations"]
-    assert transformation["MetricNamespace"] == "smplat/Monitoring"
-    assert transformation["MetricValue"] == value
-    assert {d["Key"]: d["Value"] for d in transformation["Dimensions"]} == dimensions
-
-
-def test_the_filters_read_the_lines_the_check_prints(stages: dict[str, SynthesizedStage], channels: Path) -> None:
-    """The metric filters and model_code/monitor.py agree: every field a filter selects is in the lines of
-    its kind that a real check prints (a renamed key would leave the metrics, and the alarms, empty)."""
-    work = channels.parent / "filters"
-    lifecycle = [sys.executable, "-m", "model_code.lifecycle", "monitor"]
-    subprocess.run([*lifecycle, "baseline", "--input", str(channels / "train"), "--output", str(work)], check=True)
-    rows = (channels / "test" / "part-00000.csv").read_text().splitlines()[1:6]
-    capture, truth = work / "capture", work / "truth"
-    capture.mkdir()
-    truth.mkdir()
-    records, labels = [], []
-    for number, row in enumerate(rows):
-        label, *features = row.split(",")  # the label is the first column of the sample's channels
-        data = ",".join(features)
-        records.append(
-            {
-                "captureData": {
-                    "endpointInput": {
-                        "observedContentType": "text/csv",
-                        "mode": "INPUT",
-                        "data": data,
-                        "encoding": "CSV",
-                    },
-                    "endpointOutput": {
-                        "observedContentType": "text/csv",
-                        "mode": "OUTPUT",
-                        "data": "0.9",
-                        "encoding": "CSV",
-                    },
-                },
-                "eventMetadata": {"eventId": f"e{number}", "inferenceTime": "2026-12-02T09:00:00Z"},
-                "eventVersion": "0",
-            }
-        )
-        labels.append(
-            {
-                "groundTruthData": {"data": label, "encoding": "CSV"},
-                "eventMetadata": {"eventId": f"e{number}"},
-                "eventVersion": "0",
-            }
-        )
-    (capture / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (truth / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels))
-    checked = subprocess.run(
-        [
-            *(*lifecycle, "check", "--capture", str(capture), "--statistics", str(work / "statistics.json")),
-            *("--constraints", str(work / "constraints.json"), "--output", str(work / "report")),
-            *(
-                "--endpoint",
-                "smplat-dev-sample",
-                "--ground-truth",
-                str(truth),
-                "--problem-type",
-                "BinaryClassification",
-            ),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    lines = [json.loads(line) for line in checked.stdout.splitlines()]
-    filters = [f["Properties"] for f in stages["dev"].resources("monitoring", "AWS::Logs::MetricFilter").values()]
-    assert len(filters) == 5
-    for found in filters:
-        kind = re.search(r'\$\.smplat_monitor = "(\w+)"', found["FilterPattern"]).group(1)  # type: ignore[union-attr]
-        of_kind = [line for line in lines if line["smplat_monitor"] == kind]
-        assert of_kind, kind
-        (transformation,) = found["MetricTransformations"]
-        for line in of_kind:
-            assert isinstance(line[transformation["MetricValue"].removeprefix("$.")], int | float), (kind, line)
-            for dimension in transformation["Dimensions"]:
-                assert isinstance(line[dimension["Value"].removeprefix("$.")], str), (kind, dimension)
-            assert line["endpoint"].startswith("smplat-dev-")
+    """The check has no network: the runbook puts the metric lines of its report (which only the check's
+    role writes) into the platform's namespace, once the check has ended; an idle window ends early."""
+    endpoint = ENDPOINTS[each_stage.name]
+    _, document = only(each_stage, "AWS::SSM::Document")
+    content = Renderer(each_stage.templates).render(document["Properties"]["Content"], "monitoring")
+    assert content["assumeRole"].startswith(f"arn:aws:iam::{ACCOUNT}:role/smplat-{each_stage.name}-monitoring/")
+    assert "parameters" not in content  # nobody can hand it another role or other inputs
+    start, branch, idle, wait, publish = content["mainSteps"]
+    assert [s["action"] for s in content["mainSteps"]] == [
+        "aws:executeScript",
+        "aws:branch",
+        "aws:sleep",
+        "aws:waitForAwsResourceProperty",
+        "aws:executeScript",
+    ]
+    script = (Path(__file__).parents[2] / "ops" / "monitoring_window.py").read_text()
+    assert (start["inputs"]["Handler"], start["inputs"]["Script"]) == ("start_check", script)
+    assert branch["inputs"]["Choices"][0]["NextStep"] == "WaitForCheck" and idle["isEnd"] is True
+    assert wait["inputs"]["DesiredValues"] == ["Succeeded", "Failed", "Stopped"]
+    assert wait["timeoutSeconds"] == 60 * 60 + 1800  # the check's limit, and time to start and upload
+    assert publish["inputs"]["Handler"] == "publish_metrics"
+    assert publish["inputs"]["InputPayload"] | {"ArtifactsBucket": ""} == {
+        "PipelineExecutionArn": "{{ StartCheck.PipelineExecutionArn }}",
+        "ArtifactsBucket": "",
+        "ReportsPrefix": f"monitoring/{endpoint}/reports/",
+        "EndpointName": endpoint,
+        "Namespace": "smplat/Monitoring",
+    }
+    runbook = role(each_stage, "RunbookRole")
+    own = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{endpoint}-monitor/execution/abc"
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/smplat-{each_stage.name}-sample/execution/abc"
+    assert decide(Request(runbook, "sagemaker:DescribePipelineExecution", own)) == "Allow"
+    assert decide(Request(runbook, "sagemaker:DescribePipelineExecution", other)) != "Allow"
+    reports = f"{ARTIFACTS}/monitoring/{endpoint}/reports/abc"
+    assert decide(Request(runbook, "s3:GetObject", f"{reports}/metrics.jsonl")) == "Allow"
+    assert decide(Request(runbook, "s3:GetObject", f"{reports}/statistics.json")) != "Allow"
+    own_namespace = {"cloudwatch:namespace": "smplat/Monitoring"}
+    assert decide(Request(runbook, "cloudwatch:PutMetricData", "*", own_namespace)) == "Allow"
+    aws_namespace = {"cloudwatch:namespace": "AWS/SageMaker"}
+    assert decide(Request(runbook, "cloudwatch:PutMetricData", "*", aws_namespace)) != "Allow"
+    # No metric filters: anyone's job could print lines that look like a check's.
+    assert each_stage.resources("monitoring", "AWS::Logs::MetricFilter") == {}
 
 
 def test_outputs_are_published_with_exports_and_parameters(each_stage: SynthesizedStage) -> None:
