@@ -24,6 +24,7 @@ from constructs.pipeline_sdk import (
     finish,
     image,
     quiet_sdk,
+    retry_policies,
     subnets,
 )
 from constructs.pipeline_sdk import session as sdk_session
@@ -71,12 +72,6 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
     from sagemaker.workflow.properties import PropertyFile
-    from sagemaker.workflow.retry import (
-        SageMakerJobExceptionTypeEnum,
-        SageMakerJobStepRetryPolicy,
-        StepExceptionTypeEnum,
-        StepRetryPolicy,
-    )
     from sagemaker.workflow.step_collections import RegisterModel
     from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TuningStep
 
@@ -94,25 +89,7 @@ def build(config: PipelineConfig, *, pipeline_name: str, jobs: JobNames, subnet_
     parameters = [input_prefix, split_type, split_count, train_type, train_count, evaluation_type, threshold]
     parameters = [p for p in parameters if not isinstance(p, int)]
 
-    # Retries: throttling and service faults for every step; capacity errors for jobs (spot interruptions
-    # themselves are resumed by managed spot training from the checkpoints).
-    retries: list[Any] = [
-        StepRetryPolicy(
-            [StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
-            max_attempts=5,
-            backoff_rate=2.0,
-            interval_seconds=5,
-        )
-    ]
-    job_retries = [
-        *retries,
-        SageMakerJobStepRetryPolicy(
-            [SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
-            max_attempts=3,
-            backoff_rate=2.0,
-            interval_seconds=60,
-        ),
-    ]
+    retries, job_retries = retry_policies()
     cache = CacheConfig(enable_caching=True, expire_after="P30D")
     network = NetworkConfig(
         enable_network_isolation=True,

@@ -105,6 +105,37 @@ def session() -> Any:
     )
 
 
+def retry_policies() -> tuple[list[Any], list[Any]]:
+    """(every step's, job steps') retry policies: throttling and service faults for every step, capacity and
+    resource-limit errors for jobs too (spot interruptions themselves are resumed by managed spot training
+    from the checkpoints)."""
+    from sagemaker.workflow.retry import (
+        SageMakerJobExceptionTypeEnum,
+        SageMakerJobStepRetryPolicy,
+        StepExceptionTypeEnum,
+        StepRetryPolicy,
+    )
+
+    retries: list[Any] = [
+        StepRetryPolicy(
+            [StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
+            max_attempts=5,
+            backoff_rate=2.0,
+            interval_seconds=5,
+        )
+    ]
+    job_retries = [
+        *retries,
+        SageMakerJobStepRetryPolicy(
+            [SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
+            max_attempts=3,
+            backoff_rate=2.0,
+            interval_seconds=60,
+        ),
+    ]
+    return retries, job_retries
+
+
 # The SDK's defaults config: telemetry off (otherwise the SDK calls home during synth).
 SDK_DEFAULTS = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 

@@ -19,6 +19,7 @@ from constructs.pipeline_sdk import (
     JobNames,
     finish,
     quiet_sdk,
+    retry_policies,
     subnets,
 )
 from constructs.pipeline_sdk import session as sdk_session
@@ -109,32 +110,10 @@ def build_scoring(config: ScoringConfig, *, pipeline_name: str, jobs: JobNames, 
     from sagemaker.workflow.parameters import ParameterString
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
-    from sagemaker.workflow.retry import (
-        SageMakerJobExceptionTypeEnum,
-        SageMakerJobStepRetryPolicy,
-        StepExceptionTypeEnum,
-        StepRetryPolicy,
-    )
 
     session = sdk_session()
     package = ParameterString("ModelPackageArn")  # no default: the runbook passes the latest approved one
-    retries: list[Any] = [
-        StepRetryPolicy(
-            [StepExceptionTypeEnum.THROTTLING, StepExceptionTypeEnum.SERVICE_FAULT],
-            max_attempts=5,
-            backoff_rate=2.0,
-            interval_seconds=5,
-        )
-    ]
-    job_retries = [
-        *retries,
-        SageMakerJobStepRetryPolicy(
-            [SageMakerJobExceptionTypeEnum.CAPACITY_ERROR, SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
-            max_attempts=3,
-            backoff_rate=2.0,
-            interval_seconds=60,
-        ),
-    ]
+    retries, job_retries = retry_policies()
     steps = transform_steps(
         config.transform,
         entry=config.name,
