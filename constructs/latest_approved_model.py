@@ -8,16 +8,15 @@ parameter is written only by the runbook (not by CloudFormation), so a deploy ne
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
-from constructs.acknowledge import acknowledge, acknowledge_wildcard_resources
-from constructs.runbook_roles import runbook_arn, runbook_role, trigger_role
+from constructs.acknowledge import acknowledge_wildcard_resources
+from constructs.runbook_roles import rule_dead_letters, runbook_arn, runbook_role, trigger_role
 
 # EventBridge retries a failed StartAutomationExecution (throttling, SSM unavailable) with
 # exponential backoff, then hands the event to the dead-letter queue. A runbook that starts and
@@ -62,10 +61,6 @@ class LatestApprovedModel(Construct):
         self.parameter_name = parameter_name
         parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_name.removeprefix("/")
-        )
-        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=rule_name)
-        queue_arn = stack.format_arn(
-            service="sqs", resource=dead_letter_queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME
         )
         versions_of_group = stack.format_arn(
             service="sagemaker", resource="model-package", resource_name=f"{group_name}/*"
@@ -154,47 +149,8 @@ class LatestApprovedModel(Construct):
             description=f"Starts the runbook that publishes approved packages of {group_name}",
         )
 
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            queue_name=dead_letter_queue_name,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        # EventBridge sends dead letters as its service principal (not as the target's role).
-        self.dead_letters.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AcceptThisRulesDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letters.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
-        )
-        # SQS encrypts each message with the queue's key on behalf of the sender, which must be
-        # allowed to use the key; SQS binds every data key to the queue's ARN (encryption context).
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowEventBridgeDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": stack.account,
-                        "kms:EncryptionContext:aws:sqs:arn": queue_arn,
-                    }
-                },
-            )
-        )
-        acknowledge(
-            self.dead_letters,
-            {
-                "AwsSolutions-SQS3": "this queue is itself a dead-letter queue: of the approval rule's "
-                "EventBridge target, which cdk-nag cannot see because it only recognizes SQS redrive policies",
-            },
+        self.dead_letters = rule_dead_letters(
+            self, queue_name=dead_letter_queue_name, rule_name=rule_name, key=key, rule="the approval rule"
         )
 
         self.rule = events.CfnRule(

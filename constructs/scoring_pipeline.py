@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
@@ -16,14 +16,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
 import config.scoring
 import config.transform
 from config.scoring import RULE_SUFFIX, ScoringConfig
-from constructs import Construct, pipeline_sdk, pipeline_transform, pseudo
-from constructs.acknowledge import acknowledge, acknowledge_wildcard_resources
+from constructs import Construct, pipeline_sdk, pipeline_transform
+from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.container_repository import image_pull_statements
 from constructs.data_channels import MODELS_PREFIX, PIPELINES_PREFIX
 from constructs.execution_role import (
@@ -38,7 +37,7 @@ from constructs.latest_approved_model import MAX_EVENT_AGE, RETRY_ATTEMPTS
 from constructs.pipeline_roles import TRANSFORM_LOG_GROUP, transform_job_statements
 from constructs.pipeline_sdk import JobNames, check_size, render
 from constructs.pipeline_transform import build_scoring
-from constructs.runbook_roles import runbook_arn, runbook_role, trigger_role
+from constructs.runbook_roles import rule_dead_letters, runbook_arn, runbook_role, trigger_role
 from constructs.service_role import service_role
 from model_code import contract
 from sagemaker_images import sdk_cached
@@ -207,7 +206,6 @@ class ScoringPipeline(Construct):
     def _schedule(self, config: ScoringConfig, parameter_name: str, versions: str) -> None:
         stack = Stack.of(self)
         rule_name = f"{self.pipeline_name}-{RULE_SUFFIX}"
-        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=rule_name)
         parameter_arn = stack.format_arn(
             service="ssm", resource="parameter", resource_name=parameter_name.removeprefix("/")
         )
@@ -279,10 +277,7 @@ class ScoringPipeline(Construct):
         )
         # EventBridge encrypts dead letters with the queue's key as its service principal, so the key's policy
         # must let it. The platform key is the data stack's (its policy is not this stack's to extend): the
-        # queue gets a key of its own, rotated yearly. Both are named by the rule's pipeline, so that the key
-        # policy can name the queue without a reference cycle.
-        queue_name = f"{self.pipeline_name}-dead-letters"
-        queue_arn = stack.format_arn(service="sqs", resource=queue_name, arn_format=ArnFormat.NO_RESOURCE_NAME)
+        # queue gets a key of its own, rotated yearly.
         self.dead_letter_key = kms.Key(
             self,
             "DeadLetterKey",
@@ -291,44 +286,12 @@ class ScoringPipeline(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )
-        self.dead_letter_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowEventBridgeDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": pseudo.ACCOUNT_ID,
-                        "kms:EncryptionContext:aws:sqs:arn": queue_arn,
-                    }
-                },
-            )
-        )
-        self.dead_letters = sqs.Queue(
+        self.dead_letters = rule_dead_letters(
             self,
-            "DeadLetters",
-            queue_name=queue_name,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.dead_letter_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.dead_letters.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AcceptThisRulesDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letters.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
-        )
-        acknowledge(
-            self.dead_letters,
-            {
-                "AwsSolutions-SQS3": "this queue is itself a dead-letter queue: of the schedule rule's EventBridge "
-                "target, which cdk-nag cannot see because it only recognizes SQS redrive policies",
-            },
+            queue_name=f"{self.pipeline_name}-dead-letters",
+            rule_name=rule_name,
+            key=self.dead_letter_key,
+            rule="the schedule rule",
         )
         self.rule = events.CfnRule(
             self,
