@@ -6,8 +6,6 @@ of its report to CloudWatch."""
 
 from __future__ import annotations
 
-import inspect
-import shlex
 from collections.abc import Sequence
 
 from aws_cdk import Stack
@@ -24,6 +22,7 @@ from config.monitoring import MonitoringConfig
 from constructs import Construct, pseudo
 from constructs.acknowledge import acknowledge_wildcard_resources
 from constructs.data_channels import MONITORING_PREFIX
+from constructs.drift_check_documents import check_definition, runbook_content
 from constructs.execution_role import (
     VPC_ATTACHMENT_WILDCARDS,
     key_use_statements,
@@ -39,7 +38,6 @@ from constructs.service_role import service_role
 from ops import monitoring_window
 
 PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
-PROCESSING = "/opt/ml/processing"
 
 
 def object_arn(uri: str) -> str:
@@ -207,112 +205,20 @@ class DriftMonitor(Construct):
             "platform's subnets, security group and key, with network isolation)",
         )
 
-        # The baseline inputs are single files under folders of their own; the glob finds them by any name.
-        # Stage-file values are quoted: they become part of a shell command.
-        check = (
-            f"--capture {shlex.quote(f'{PROCESSING}/input/{capture_prefix}')} "
-            f"--statistics {PROCESSING}/baseline/statistics/*.json "
-            f"--constraints {PROCESSING}/baseline/constraints/*.json --output {PROCESSING}/report "
-            f"--endpoint {shlex.quote(endpoint_name)}"
+        self.definition = check_definition(
+            endpoint_name=endpoint_name,
+            config=config,
+            capture_prefix=capture_prefix,
+            truth=truth,
+            job_prefix=job_names.prefix,
+            key_arn=key.key_arn,
+            image_uri=image_uri,
+            role_arn=self.job_role.role_arn,
+            code_uri=f"s3://{code.s3_bucket_name}/{code.s3_object_key}",
+            reports_uri=self.reports_uri,
+            security_group_id=security_group.security_group_id,
+            subnet_ids=[subnet.subnet_id for subnet in subnets],
         )
-        # Ground truth is optional per window: passed only when the manifest brought some.
-        truth_folder = shlex.quote(f"{PROCESSING}/input/{truth}")
-        quality = (
-            f'if [ -d {truth_folder} ]; then set -- "$@" --ground-truth {truth_folder} '
-            f"--problem-type {shlex.quote(config.model_quality.problem_type)}; fi; "
-            if config.model_quality and truth
-            else ""
-        )
-        run = (
-            f"set -e; mkdir -p /tmp/code; tar -xzf {PROCESSING}/code/* -C /tmp/code; cd /tmp/code; {quality}"
-            f'PYTHONPATH=/tmp/code exec python3 model_code/monitor.py check {check} "$@"'
-        )
-
-        def s3_input(name: str, uri: object, local: str, kind: str = "S3Prefix") -> dict[str, object]:
-            return {
-                "InputName": name,
-                "AppManaged": False,
-                "S3Input": {
-                    "S3Uri": uri,
-                    "LocalPath": local,
-                    "S3DataType": kind,
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                },
-            }
-
-        def parameter(name: str) -> dict[str, str]:
-            return {"Get": f"Parameters.{name}"}
-
-        definition = {
-            "Version": "2020-12-01",
-            "Parameters": [
-                {"Name": "CaptureManifest", "Type": "String"},
-                {"Name": "BaselineStatistics", "Type": "String"},
-                {"Name": "BaselineConstraints", "Type": "String"},
-            ],
-            "PipelineExperimentConfig": None,
-            "Steps": [
-                {
-                    "Name": "CheckDrift",
-                    "Type": "Processing",
-                    "Arguments": {
-                        "ProcessingJobName": job_names.prefix,
-                        "ProcessingResources": {
-                            "ClusterConfig": {
-                                "InstanceType": config.instance_type,
-                                "InstanceCount": 1,
-                                "VolumeSizeInGB": 30,
-                                "VolumeKmsKeyId": key.key_arn,
-                            }
-                        },
-                        "AppSpecification": {
-                            "ImageUri": image_uri,
-                            "ContainerEntrypoint": ["/bin/sh", "-c", run, "sh"],
-                        },
-                        "RoleArn": self.job_role.role_arn,
-                        "ProcessingInputs": [
-                            s3_input("window", parameter("CaptureManifest"), f"{PROCESSING}/input", "ManifestFile"),
-                            *(
-                                s3_input(kind, parameter(f"Baseline{kind.title()}"), f"{PROCESSING}/baseline/{kind}")
-                                for kind in ("statistics", "constraints")
-                            ),
-                            s3_input("code", f"s3://{code.s3_bucket_name}/{code.s3_object_key}", f"{PROCESSING}/code"),
-                        ],
-                        "ProcessingOutputConfig": {
-                            "Outputs": [
-                                {
-                                    "OutputName": "report",
-                                    "AppManaged": False,
-                                    "S3Output": {
-                                        "S3Uri": {
-                                            "Std:Join": {
-                                                "On": "",
-                                                "Values": [self.reports_uri, {"Get": "Execution.PipelineExecutionId"}],
-                                            }
-                                        },
-                                        "LocalPath": f"{PROCESSING}/report",
-                                        "S3UploadMode": "EndOfJob",
-                                    },
-                                }
-                            ],
-                            "KmsKeyId": key.key_arn,
-                        },
-                        "NetworkConfig": {
-                            "EnableNetworkIsolation": True,
-                            "EnableInterContainerTrafficEncryption": True,
-                            "VpcConfig": {
-                                "SecurityGroupIds": [security_group.security_group_id],
-                                "Subnets": [subnet.subnet_id for subnet in subnets],
-                            },
-                        },
-                        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_minutes * 60},
-                    },
-                }
-            ],
-        }
-        del definition["PipelineExperimentConfig"]  # none: no experiment tracking
-        self.definition = definition
         self.pipeline = sagemaker.CfnPipeline(
             self,
             "Pipeline",
@@ -320,7 +226,7 @@ class DriftMonitor(Construct):
             pipeline_display_name=self.pipeline_name,
             pipeline_description=f"Drift check of the traffic endpoint {endpoint_name} captured",
             role_arn=self.pipeline_role.role_arn,
-            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)},
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(self.definition)},
         )
         self.pipeline.node.add_dependency(pipeline_policy)
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=self.pipeline_name)
@@ -429,9 +335,7 @@ class DriftMonitor(Construct):
             "ModelPackageArn": package if package and not package.startswith("/") else "",
             "PackageParameter": package if package and package.startswith("/") else "",
         }
-        script = inspect.getsource(monitoring_window)
         published = {
-            "PipelineExecutionArn": "{{ StartCheck.PipelineExecutionArn }}",
             "ArtifactsBucket": artifacts_bucket.bucket_name,
             "ReportsPrefix": reports,
             "EndpointName": endpoint_name,
@@ -442,71 +346,13 @@ class DriftMonitor(Construct):
             "Runbook",
             document_type="Automation",
             document_format="JSON",
-            content={
-                "schemaVersion": "0.3",
-                "description": f"Start a drift check of the traffic endpoint {endpoint_name} captured",
-                # Fixed: whoever starts the runbook cannot hand it another role, nor other inputs.
-                "assumeRole": self.runbook_role.role_arn,
-                "mainSteps": [
-                    {
-                        "name": "StartCheck",
-                        "action": "aws:executeScript",
-                        "inputs": {
-                            "Runtime": "python3.11",
-                            "Handler": monitoring_window.HANDLER,
-                            "Script": script,
-                            "InputPayload": inputs,
-                        },
-                        "outputs": [
-                            {"Name": "Started", "Selector": "$.Payload.Started", "Type": "Boolean"},
-                            {
-                                "Name": "PipelineExecutionArn",
-                                "Selector": "$.Payload.PipelineExecutionArn",
-                                "Type": "String",
-                            },
-                        ],
-                    },
-                    {
-                        "name": "CheckStarted",
-                        "action": "aws:branch",
-                        "inputs": {
-                            "Choices": [
-                                {
-                                    "NextStep": "WaitForCheck",
-                                    "Variable": "{{ StartCheck.Started }}",
-                                    "BooleanEquals": True,
-                                }
-                            ],
-                            "Default": "NothingCaptured",
-                        },
-                    },
-                    {"name": "NothingCaptured", "action": "aws:sleep", "inputs": {"Duration": "PT0S"}, "isEnd": True},
-                    {
-                        "name": "WaitForCheck",
-                        "action": "aws:waitForAwsResourceProperty",
-                        # The check's own limit, and the time to start its instance and upload its report.
-                        "timeoutSeconds": config.max_runtime_minutes * 60 + 1800,
-                        "inputs": {
-                            "Service": "sagemaker",
-                            "Api": "DescribePipelineExecution",
-                            "PipelineExecutionArn": "{{ StartCheck.PipelineExecutionArn }}",
-                            "PropertySelector": "$.PipelineExecutionStatus",
-                            "DesiredValues": ["Succeeded", "Failed", "Stopped"],
-                        },
-                    },
-                    {
-                        "name": "PublishMetrics",
-                        "action": "aws:executeScript",
-                        "inputs": {
-                            "Runtime": "python3.11",
-                            "Handler": monitoring_window.PUBLISH_HANDLER,
-                            "Script": script,
-                            "InputPayload": published,
-                        },
-                        "isEnd": True,
-                    },
-                ],
-            },
+            content=runbook_content(
+                endpoint_name=endpoint_name,
+                role_arn=self.runbook_role.role_arn,
+                max_runtime_minutes=config.max_runtime_minutes,
+                start_inputs=inputs,
+                publish_inputs=published,
+            ),
         )
         self.trigger_role = trigger_role(
             self,
